@@ -1,0 +1,166 @@
+"""A tf-agents `PyEnvironment` over a gymnasium environment (tf-agents 0.19.0 has none).
+
+- Observations are float32 arrays, actions a bounded float32 array (continuous control).
+- `terminated` becomes a terminal step (discount 0); `truncated` (a time limit) becomes a
+  truncation (discount 1), so the critic bootstraps through it: a time-out is not a state of
+  value zero.
+- `seed(s)` seeds the next reset; later resets continue that random stream. `seed_next_reset`
+  fixes the seed of one episode (for evaluation on fixed seeds).
+- `set_state(dict)` changes environment parameters. They are checked at once (a bad key or
+  value raises `ValueError` naming it) and applied before the next `reset()`: gymnasium
+  builds physics worlds at reset, and changing some (Lunar Lander's wind) mid-episode crashes.
+"""
+
+import inspect
+from typing import Any, Dict, Optional
+
+import gymnasium as gym
+import numpy as np
+from tf_agents.environments import py_environment
+from tf_agents.specs import array_spec
+from tf_agents.trajectories import time_step as ts
+
+
+class GymnasiumEnvironment(py_environment.PyEnvironment):
+  """A registered gymnasium env with a `Box` action space, as a tf-agents `PyEnvironment`.
+
+  The generic `set_state` accepts the env's constructor keyword arguments: the new values are
+  checked by building a throwaway env with them, and applied by rebuilding the env at the
+  next reset.
+  """
+
+  def __init__(self, env_id: str, env_kwargs: Optional[Dict[str, Any]] = None,
+               max_episode_steps: Optional[int] = None, render_mode: Optional[str] = None):
+    """Builds the environment.
+
+    Args:
+      env_id: A registered gymnasium id, e.g. "Pendulum-v1".
+      env_kwargs: Keyword arguments for `gymnasium.make`.
+      max_episode_steps: Overrides the registered time limit.
+      render_mode: gymnasium render mode ("rgb_array" for videos).
+
+    Raises:
+      ValueError: if the env does not have a continuous (`Box`) action space.
+    """
+    super().__init__(handle_auto_reset=True)
+    self._env_id = env_id
+    self._env_kwargs = dict(env_kwargs or {})
+    self._max_episode_steps = max_episode_steps
+    self._render_mode = render_mode
+    self._env = self._make(self._env_kwargs)
+    if not isinstance(self._env.action_space, gym.spaces.Box):
+      raise ValueError(f"{env_id} has action space {self._env.action_space}; SAC needs a "
+                       f"continuous Box action space")
+    if not isinstance(self._env.observation_space, gym.spaces.Box):
+      raise ValueError(f"{env_id} has observation space {self._env.observation_space}; "
+                       f"only Box observations are supported")
+    space = self._env.action_space
+    self._action_spec = array_spec.BoundedArraySpec(
+        space.shape, np.float32, minimum=space.low.astype(np.float32),
+        maximum=space.high.astype(np.float32), name="action")
+    self._observation_spec = array_spec.ArraySpec(
+        self._env.observation_space.shape, np.float32, name="observation")
+    self._pending_state: Dict[str, Any] = {}
+    self._next_seed: Optional[int] = None
+    self._rng = np.random.default_rng()
+
+  # ----- gymnasium ---------------------------------------------------------------------------
+  def _make(self, kwargs):
+    extra = {}
+    if self._max_episode_steps is not None:
+      extra["max_episode_steps"] = self._max_episode_steps
+    return gym.make(self._env_id, render_mode=self._render_mode, **extra, **kwargs)
+
+  @property
+  def gym_env(self) -> gym.Env:
+    return self._env
+
+  # ----- PyEnvironment -----------------------------------------------------------------------
+  def observation_spec(self):
+    return self._observation_spec
+
+  def action_spec(self):
+    return self._action_spec
+
+  def _observation(self, observation):
+    return np.asarray(observation, dtype=np.float32)
+
+  def _reset(self):
+    if self._pending_state:
+      self._apply_state(self._pending_state)
+      self._pending_state = {}
+    seed, self._next_seed = self._next_seed, None
+    observation, _ = self._env.reset(seed=seed)
+    return ts.restart(self._observation(observation))
+
+  def _step(self, action):
+    observation, reward, terminated, truncated, _ = self._env.step(np.asarray(action))
+    observation = self._observation(observation)
+    reward = np.float32(reward)
+    if terminated:
+      return ts.termination(observation, reward)
+    if truncated:
+      return ts.truncation(observation, reward)
+    return ts.transition(observation, reward, discount=np.float32(1.0))
+
+  def seed(self, seed: int) -> int:
+    """Seeds the next reset; later resets continue the same random stream."""
+    self._next_seed = int(seed)
+    self._rng = np.random.default_rng(int(seed))
+    return int(seed)
+
+  def seed_next_reset(self, seed: int) -> None:
+    """Fixes the seed of the next episode only (evaluation on fixed seeds)."""
+    self._next_seed = int(seed)
+
+  def render(self, mode: str = "rgb_array"):
+    return self._env.render()
+
+  def close(self) -> None:
+    self._env.close()
+
+  # ----- parameters --------------------------------------------------------------------------
+  def state_keys(self):
+    """The keys `set_state` accepts."""
+    creator = self._env.unwrapped.__class__.__init__
+    return sorted(name for name, parameter in inspect.signature(creator).parameters.items()
+                  if name not in ("self", "render_mode")
+                  and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY))
+
+  def validate_state(self, state: Dict[str, Any]) -> Dict[str, Any]:
+    """Checks keys and values of `state` and returns it normalized.
+
+    Raises:
+      ValueError: naming the first unknown key (and the known ones) or bad value.
+    """
+    if not isinstance(state, dict):
+      raise ValueError(f"set_state takes a dict, got {type(state).__name__}")
+    known = self.state_keys()
+    for key in state:
+      if key not in known:
+        raise ValueError(f"unknown set_state key {key!r} for {self._env_id}; known: "
+                         f"{', '.join(known)}")
+    try:
+      self._make({**self._env_kwargs, **state}).close()
+    except Exception as error:  # the env's own constructor decides what it accepts.
+      raise ValueError(f"{self._env_id} rejects {state}: {type(error).__name__}: {error}") from None
+    return dict(state)
+
+  def set_state(self, state: Dict[str, Any]) -> None:
+    """Validates `state` now and applies it before the next reset."""
+    self._pending_state.update(self.validate_state(state))
+
+  def get_state(self) -> Dict[str, Any]:
+    """Parameters in force, including ones set but not yet applied."""
+    return {**self._current_state(), **self._pending_state}
+
+  def _current_state(self) -> Dict[str, Any]:
+    return dict(self._env_kwargs)
+
+  def _apply_state(self, state: Dict[str, Any]) -> None:
+    """Rebuilds the env with the new keyword arguments, keeping the seed stream going."""
+    self._env_kwargs.update(state)
+    self._env.close()
+    self._env = self._make(self._env_kwargs)
+    if self._next_seed is None:
+      self._next_seed = int(self._rng.integers(2**31 - 1))

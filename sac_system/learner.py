@@ -1,0 +1,189 @@
+"""The SAC learner: samples minibatches from Reverb, updates, pushes weights, checkpoints.
+
+One *iteration* is `train_steps_per_iteration` gradient steps run inside one `tf.function`
+call (tf-agents `Learner.run`), followed by a push of the actor weights and `train_step` to
+the variable table. The learner resumes from its latest checkpoint in EXP/train, writes the
+policy SavedModels and `policies/checkpoints/policy_checkpoint_%010d`, and reports losses,
+alpha and throughput to metrics.jsonl and TensorBoard.
+"""
+
+import logging
+import os
+import time
+from typing import Optional
+
+import reverb
+import tensorflow as tf
+from tf_agents.replay_buffers import reverb_replay_buffer
+from tf_agents.train import learner as tf_agents_learner
+from tf_agents.train import triggers
+from tf_agents.train.utils import train_utils
+
+from sac_system import constants
+from sac_system import replay
+from sac_system import runtime
+from sac_system.metrics import MetricsReporter
+
+# A sample call that waits longer than this for the rate limiter returns to Python, so the
+# learner can log what it waits for and notice a stop request.
+SAMPLE_TIMEOUT_MS = 5_000
+# Minibatches the input pipeline prepares ahead of the gradient steps.
+PREFETCH_BATCHES = 4
+# Give up when the replay server has not answered for this long.
+REPLAY_SERVER_TIMEOUT_S = 300.0
+
+
+class SacLearner:
+  """Trains the agent of `params` from the replay table at `server_address`."""
+
+  def __init__(self, params, exp_dir: str, server_address: str,
+               logger: Optional[logging.Logger] = None, reporter: Optional[MetricsReporter] = None):
+    """Builds the agent, restores the latest learner checkpoint and connects to Reverb.
+
+    Args:
+      params: The `TrainParams`.
+      exp_dir: The run's exp dir (checkpoints in EXP/train, policies in EXP/policies).
+      server_address: "host:port" of the replay server.
+      logger: Where progress is logged.
+      reporter: Where metrics are reported; None for no reports.
+    """
+    self.params = params
+    self.exp_dir = exp_dir
+    self.server_address = server_address
+    self.logger = logger or logging.getLogger(constants.LEARNER_PROGRAM)
+    self.reporter = reporter
+    self.train_step = train_utils.create_train_step()
+    self.agent = params.build_agent(self.train_step)
+    self._replay_buffer = reverb_replay_buffer.ReverbReplayBuffer(
+        self.agent.collect_data_spec, sequence_length=constants.SEQUENCE_LENGTH,
+        table_name=constants.REPLAY_TABLE, server_address=server_address,
+        rate_limiter_timeout_ms=SAMPLE_TIMEOUT_MS)
+    self._policy_trigger = triggers.PolicySavedModelTrigger(
+        os.path.join(exp_dir, constants.POLICIES_DIR), self.agent, self.train_step,
+        interval=params.policy_checkpoint_interval)
+    # The dataset is passed to `run` rather than to the Learner, so that an iterator ended by
+    # a rate-limiter timeout can be replaced; summaries are written by `report` instead.
+    self._learner = tf_agents_learner.Learner(
+        exp_dir, self.train_step, self.agent, experience_dataset_fn=None,
+        triggers=[self._policy_trigger], checkpoint_interval=params.learner_checkpoint_interval,
+        summary_interval=0, max_checkpoints_to_keep=3)
+    self._iterator = None
+    self._variable_table = replay.VariableTable(
+        server_address, params.policy_variables(self.agent, self.train_step))
+    self._last_report = (time.monotonic(), self.step)
+    self._last_loss = None
+
+  @property
+  def step(self) -> int:
+    return int(self.train_step.numpy())
+
+  @property
+  def iteration(self) -> int:
+    return self.params.iteration_of(self.step)
+
+  def push_variables(self) -> None:
+    """Pushes actor weights and train_step to the variable table for the workers."""
+    self._variable_table.push()
+
+  def _make_iterator(self):
+    dataset = self._replay_buffer.as_dataset(
+        sample_batch_size=self.params.batch_size, num_steps=constants.SEQUENCE_LENGTH)
+    return iter(dataset.prefetch(PREFETCH_BATCHES))
+
+  def train_iteration(self, stop=None) -> bool:
+    """Runs the gradient steps of one iteration (fewer if the budget ends first).
+
+    Returns:
+      True when the iteration completed; False when sampling timed out (the rate limiter is
+      waiting for the workers' experience) or a stop was requested while waiting.
+    """
+    per_iteration = self.params.train_steps_per_iteration
+    steps = min(per_iteration - self.step % per_iteration,
+                self.params.total_train_steps - self.step)
+    if self._iterator is None:
+      self._iterator = self._make_iterator()
+    try:
+      self._last_loss = self._learner.run(iterations=steps, iterator=self._iterator)
+      return True
+    except (tf.errors.OutOfRangeError, tf.errors.DeadlineExceededError):
+      # The sample call timed out: the dataset has ended. Replace it and say why we wait.
+      self._iterator = None
+      self._log_wait(stop)
+      return False
+
+  def _log_wait(self, stop):
+    try:
+      info = replay.replay_table_info(self.server_address)
+    except reverb.errors.DeadlineExceededError:
+      info = None
+    except Exception as error:  # pylint: disable=broad-except
+      self.logger.warning("replay server at %s does not answer: %s", self.server_address, error)
+      info = None
+    if info is None:
+      runtime.wait_for(f"the replay server at {self.server_address}",
+                       runtime.replay_server_ready(self.server_address), REPLAY_SERVER_TIMEOUT_S,
+                       self.logger, stop)
+      return
+    self.logger.info("waiting for experience from the workers: the replay table holds %d "
+                     "transitions (sampling starts at min_size_to_sample=%d; then the rate "
+                     "limiter keeps %.1f samples per insert)", info.current_size,
+                     self.params.min_size_to_sample, self.params.samples_per_insert)
+
+  def report(self) -> None:
+    """Reports losses, alpha, throughput and env steps (metrics.jsonl and TensorBoard)."""
+    if self.reporter is None:
+      return
+    now, step = time.monotonic(), self.step
+    last_time, last_step = self._last_report
+    values = {"throughput/grad_steps_per_second": (step - last_step) / max(now - last_time, 1e-9)}
+    if self._last_loss is not None:
+      extra = self._last_loss.extra
+      values["learner/loss"] = float(self._last_loss.loss)
+      values["learner/critic_loss"] = float(extra.critic_loss)
+      values["learner/actor_loss"] = float(extra.actor_loss)
+      values["learner/alpha_loss"] = float(extra.alpha_loss)
+    # SacAgent has no public accessor for the temperature.
+    values["learner/alpha"] = float(tf.exp(self.agent._log_alpha))  # pylint: disable=protected-access
+    info = replay.replay_table_info(self.server_address)
+    values["replay/size"] = info.current_size
+    self.reporter.report(step, self.iteration, replay.inserts_completed(info), values)
+    self._last_report = (now, step)
+
+  def save(self) -> None:
+    """Writes a learner checkpoint and a policy checkpoint at the current train_step."""
+    for trigger in self._learner.triggers:
+      trigger(self.step, force_trigger=True)
+
+  def run(self, stop=None) -> int:
+    """Trains until the step budget is reached or `stop` is set; saves on the way out.
+
+    Returns:
+      The final train_step.
+    """
+    total = self.params.total_train_steps
+    start = self.step
+    if start:
+      self.logger.info("resumed from the learner checkpoint at train_step %d (iteration %d)",
+                       start, self.iteration)
+    self.push_variables()
+    self.logger.info("training from train_step %d to %d (%d iterations of %d gradient steps)",
+                     start, total, self.params.num_iterations,
+                     self.params.train_steps_per_iteration)
+    last_report_bucket = start // self.params.summary_interval
+    while self.step < total and not stop:
+      if not self.train_iteration(stop):
+        continue
+      self.push_variables()
+      bucket = self.step // self.params.summary_interval
+      if bucket > last_report_bucket:
+        last_report_bucket = bucket
+        self.report()
+    if self.step > start:
+      self.save()
+      self.push_variables()
+      self.report()
+    if self.step >= total:
+      self.logger.info("reached the step budget: train_step %d", self.step)
+    else:
+      self.logger.info("stopped at train_step %d; checkpoints saved", self.step)
+    return self.step

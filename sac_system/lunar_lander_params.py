@@ -1,0 +1,48 @@
+"""Default params: SAC on continuous Lunar Lander (`LunarLanderContinuous-v3`).
+
+Config keys (besides "hyperparameters" and "curriculum"):
+  "env_kwargs":        physics of both environments: gravity, enable_wind, wind_power,
+                       turbulence_power (gymnasium's defaults: -10.0, false, 15.0, 1.5).
+  "eval_env_kwargs":   physics of the evaluation environment (default: "env_kwargs").
+  "max_episode_steps": time limit (default: gymnasium's 1000).
+"""
+
+from sac_system.errors import UserInputError
+from sac_system.lunar_lander_physics import validate_lunar_lander_state
+from sac_system.train_params_base import TrainParamsBase
+
+
+class TrainParams(TrainParamsBase):
+  """SAC on continuous Lunar Lander. Defaults follow ../shared/PERFORMANCE-NOTES.md:
+  target entropy -dim(A), 10k random warm-up, lr 7.3e-4, tau 0.01, (256, 256) networks."""
+
+  ENV_CONFIG_KEYS = frozenset({"env_kwargs", "eval_env_kwargs", "max_episode_steps"})
+
+  def __init__(self, env_config=None, config_path="<config>"):
+    super().__init__(env_config, config_path)
+    for key in ("env_kwargs", "eval_env_kwargs"):
+      value = self.env_config.get(key, {})
+      if not isinstance(value, dict):
+        raise UserInputError(config_path, key, "expected an object of physics parameters")
+      try:
+        validate_lunar_lander_state(value)
+      except ValueError as error:
+        raise UserInputError(config_path, key, str(error)) from None
+    steps = self.env_config.get("max_episode_steps")
+    if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
+      raise UserInputError(config_path, "max_episode_steps",
+                           f"expected a whole number >= 1, got {steps!r}")
+
+  def env_ctor(self, *args, **kwargs):
+    from sac_system.lunar_lander_env import LunarLanderEnvironment  # pylint: disable=import-outside-toplevel
+    return LunarLanderEnvironment(*args, **kwargs)
+
+  def collect_env_args_kwargs(self):
+    kwargs = dict(self.env_config.get("env_kwargs", {}))
+    kwargs["max_episode_steps"] = self.env_config.get("max_episode_steps")
+    return (), kwargs
+
+  def eval_env_args_kwargs(self):
+    args, kwargs = self.collect_env_args_kwargs()
+    kwargs.update(self.env_config.get("eval_env_kwargs", {}))
+    return args, kwargs

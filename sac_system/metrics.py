@@ -1,0 +1,90 @@
+"""metrics.jsonl: one JSON object per report from any program of a run (DESIGN §6).
+
+Every record has `time` (unix seconds), `source` (`learner`, `worker_<i>`, `launcher`),
+`train_step`, `iteration`, `env_steps`, and metric values under grouped keys
+(`learner/critic_loss`, `collect/average_return`, `eval/average_return`, `curriculum/<param>`,
+`throughput/env_steps_per_second`, ...). Each record is appended with one `write` on a file
+opened with O_APPEND, so records of concurrent programs never interleave.
+
+Pure module: no TensorFlow. TensorBoard summaries are written by `MetricsReporter` when it is
+given a summary writer.
+"""
+
+import json
+import math
+import os
+import time
+from typing import Any, Dict, Iterator, List, Optional
+
+from sac_system import constants
+
+
+def metrics_path(exp_dir: str) -> str:
+  return os.path.join(exp_dir, constants.METRICS_FILE)
+
+
+def append_record(exp_dir: str, record: Dict[str, Any]) -> None:
+  """Appends one record as a single line to EXP/metrics.jsonl."""
+  line = (json.dumps(record, sort_keys=False, allow_nan=False) + "\n").encode()
+  fd = os.open(metrics_path(exp_dir), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+  try:
+    os.write(fd, line)
+  finally:
+    os.close(fd)
+
+
+def read_records(exp_dir: str, source: Optional[str] = None) -> List[Dict[str, Any]]:
+  """All well-formed records of EXP/metrics.jsonl, optionally of one source only.
+
+  A line cut short by a crash is skipped, not an error.
+  """
+  return list(iter_records(exp_dir, source))
+
+
+def iter_records(exp_dir: str, source: Optional[str] = None) -> Iterator[Dict[str, Any]]:
+  path = metrics_path(exp_dir)
+  if not os.path.exists(path):
+    return
+  with open(path) as metrics_file:
+    for line in metrics_file:
+      try:
+        record = json.loads(line)
+      except json.JSONDecodeError:
+        continue
+      if isinstance(record, dict) and (source is None or record.get("source") == source):
+        yield record
+
+
+class MetricsReporter:
+  """Writes a program's reports to metrics.jsonl and, optionally, TensorBoard."""
+
+  def __init__(self, exp_dir: str, source: str, summary_writer=None):
+    """Builds the reporter.
+
+    Args:
+      exp_dir: The run's exp dir.
+      source: This program's name (`learner`, `worker_0`, ...).
+      summary_writer: A `tf.summary` writer, or None for metrics.jsonl only.
+    """
+    self.exp_dir = exp_dir
+    self.source = source
+    self._summary_writer = summary_writer
+
+  def report(self, train_step: int, iteration: int, env_steps: int,
+             values: Dict[str, float]) -> Dict[str, Any]:
+    """Writes one report; non-finite values are written as null. Returns the record."""
+    record = {"time": round(time.time(), 3), "source": self.source,
+              "train_step": int(train_step), "iteration": int(iteration),
+              "env_steps": int(env_steps)}
+    for key, value in values.items():
+      value = float(value)
+      record[key] = value if math.isfinite(value) else None
+    append_record(self.exp_dir, record)
+    if self._summary_writer is not None:
+      import tensorflow as tf  # pylint: disable=import-outside-toplevel
+      with self._summary_writer.as_default(step=int(train_step)):
+        for key, value in values.items():
+          tf.summary.scalar(key, float(value))
+        tf.summary.scalar("progress/env_steps", float(env_steps))
+      self._summary_writer.flush()
+    return record

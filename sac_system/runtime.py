@@ -1,0 +1,134 @@
+"""What every program of a run does at start: logging, TF threads, signals, finding peers."""
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Callable, Optional
+
+LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
+
+
+def setup_process(program: str) -> logging.Logger:
+  """Sets up logging and quiets TensorFlow's C++ start-up noise. Call before importing TF."""
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stdout, force=True)
+  logger = logging.getLogger(program)
+  return logger
+
+
+def allowed_cpu_count() -> int:
+  """CPUs this process is pinned to (`taskset`), which bounds useful threads."""
+  return len(os.sched_getaffinity(0))
+
+
+def configure_tensorflow_threads(logger: Optional[logging.Logger] = None) -> int:
+  """Matches TensorFlow's intra- and inter-op thread pools to the pinned CPUs, so programs
+  pinned to different CPUs never oversubscribe a core. Must run before TF executes an op."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  cpus = allowed_cpu_count()
+  tf.config.threading.set_intra_op_parallelism_threads(cpus)
+  tf.config.threading.set_inter_op_parallelism_threads(cpus)
+  if logger:
+    logger.info("pinned to %d CPU(s) %s; TensorFlow uses %d intra-op and %d inter-op threads",
+                cpus, sorted(os.sched_getaffinity(0)), cpus, cpus)
+  return cpus
+
+
+class StopFlag:
+  """Set by SIGTERM/SIGINT; long loops poll it and stop at the next safe point."""
+
+  def __init__(self, logger: Optional[logging.Logger] = None):
+    self._event = threading.Event()
+    self._logger = logger
+    self.signal_name = None
+
+  def install(self) -> "StopFlag":
+    for signum in (signal.SIGTERM, signal.SIGINT):
+      signal.signal(signum, self._handle)
+    return self
+
+  def _handle(self, signum, _frame):
+    self.signal_name = signal.Signals(signum).name
+    if self._logger:
+      self._logger.info("received %s: stopping at the next safe point", self.signal_name)
+    self._event.set()
+
+  def set(self) -> None:
+    self._event.set()
+
+  def __bool__(self) -> bool:
+    return self._event.is_set()
+
+  def wait(self, seconds: float) -> bool:
+    return self._event.wait(seconds)
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout_s: float,
+             logger: logging.Logger, stop: Optional[StopFlag] = None,
+             log_every_s: float = 10.0, poll_s: float = 0.5) -> bool:
+  """Polls `check()` until it returns True, logging what it waits for; bounded by `timeout_s`.
+
+  Returns:
+    True when `check()` succeeded, False when `stop` was set first.
+
+  Raises:
+    TimeoutError: naming `what` after `timeout_s` seconds.
+  """
+  start = last_log = time.monotonic()
+  while True:
+    if check():
+      return True
+    if stop:
+      return False
+    now = time.monotonic()
+    if now - start > timeout_s:
+      raise TimeoutError(f"gave up after {timeout_s:.0f} s waiting for {what}")
+    if now - last_log >= log_every_s:
+      logger.info("still waiting for %s (%.0f s of %.0f s)", what, now - start, timeout_s)
+      last_log = now
+    time.sleep(poll_s)
+
+
+def replay_server_ready(server_address: str, tables=()) -> Callable[[], bool]:
+  """A check for `wait_for`: the Reverb server answers and has `tables`."""
+  import reverb  # pylint: disable=import-outside-toplevel
+
+  def check():
+    try:
+      info = reverb.Client(server_address).server_info(timeout=2)
+    except Exception:  # Reverb raises several error types while a server is not up yet.
+      return False
+    return all(table in info for table in tables)
+  return check
+
+
+def derive_seed(*parts: int) -> int:
+  """A 31-bit seed derived from several integers (run seed, worker id, purpose, ...)."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0] % (2**31 - 1))
+
+
+def define_run_flags() -> None:
+  """Flags every program of a run takes: --params, --config, --exp_dir, --seed."""
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  flags.DEFINE_string("params", None, "Params .py file defining class TrainParams.")
+  flags.DEFINE_string("config", None, "JSON config (env_config, hyperparameters, curriculum).")
+  flags.DEFINE_string("exp_dir", None, "Experiment directory (logs/NAME).")
+  flags.DEFINE_integer("seed", None, "Run seed; overrides the params' seed.")
+  flags.mark_flags_as_required(["params", "config", "exp_dir"])
+
+
+def load_params_from_flags():
+  """Loads TrainParams from --params/--config/--seed; on bad input prints one line and exits 2."""
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  from sac_system.errors import UserInputError  # pylint: disable=import-outside-toplevel
+  from sac_system.train_params_base import load_params  # pylint: disable=import-outside-toplevel
+  values = flags.FLAGS
+  try:
+    return load_params(values.params, values.config, values.seed)
+  except UserInputError as error:
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(2)

@@ -1,0 +1,54 @@
+"""The Reverb replay server of a run.
+
+Inputs: --params and --config (the table signatures come from the agent they build),
+--exp_dir, --port.
+Outputs: replay checkpoints in EXP/reverb/, every `replay_checkpoint_interval_seconds` and on
+SIGTERM/SIGINT; the latest one there is restored at start, so replay data survives a restart.
+Talks to: the learner (samples transitions, pushes weights) and the workers (insert
+transitions, pull weights); they connect to host:port.
+"""
+
+import time
+
+from absl import app
+from absl import flags
+
+from sac_system import constants
+from sac_system import runtime
+
+runtime.define_run_flags()
+flags.DEFINE_integer("port", None, "Port to serve on.")
+flags.mark_flag_as_required("port")
+
+
+def main(argv):
+  del argv
+  logger = runtime.setup_process(constants.REPLAY_PROGRAM)
+  params = runtime.load_params_from_flags()
+  runtime.configure_tensorflow_threads(logger)
+  from sac_system import replay  # pylint: disable=import-outside-toplevel
+  stop = runtime.StopFlag(logger).install()
+  server = replay.make_server(params, flags.FLAGS.exp_dir, flags.FLAGS.port)
+  client = server.localhost_client()
+
+  def table_size():
+    return client.server_info()[constants.REPLAY_TABLE].current_size
+
+  logger.info("replay server up on port %d; the replay table holds %d transitions (restored "
+              "from %s/%s when a checkpoint was there)", server.port, table_size(),
+              flags.FLAGS.exp_dir, constants.REVERB_DIR)
+  last_checkpoint = time.monotonic()
+  while not stop.wait(1.0):
+    if time.monotonic() - last_checkpoint >= params.replay_checkpoint_interval_seconds:
+      logger.info("replay checkpoint written: %s (%d transitions)", client.checkpoint(),
+                  table_size())
+      last_checkpoint = time.monotonic()
+  logger.info("final replay checkpoint on %s written: %s (%d transitions)", stop.signal_name,
+              client.checkpoint(), table_size())
+  server.stop()
+  logger.info("replay server stopped")
+  return 0
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,439 @@
+"""`TrainParamsBase`: every SAC hyperparameter, the JSON config, and the agent builder.
+
+A params file defines `class TrainParams(TrainParamsBase)` and fills in `env_ctor()`; it may
+override `collect_env_args_kwargs()` / `eval_env_args_kwargs()` and any hyperparameter default
+(as a plain class attribute). The JSON config (`env_config`) may override hyperparameters by
+name under `"hyperparameters"`; unknown names, wrong types and impossible values are a
+`UserInputError` naming the config file and the key.
+
+This is the one place that builds the networks, the `SacAgent`, its collect policy and its
+greedy eval policy: the learner, the workers, the replay server (for the table signatures)
+and run.py all call it.
+
+The module itself is pure: TensorFlow and tf-agents are imported inside the builder methods,
+so loading and validating a config does not import TensorFlow.
+"""
+
+import abc
+import importlib.util
+import json
+import math
+import os
+import sys
+import typing
+from typing import Any, Dict, Optional, Tuple
+
+from sac_system.errors import UserInputError
+
+# Top-level keys of a JSON config that the base class itself understands.
+BASE_CONFIG_KEYS = frozenset({"hyperparameters", "curriculum"})
+
+
+class TrainParamsBase(abc.ABC):
+  """SAC hyperparameters and builders. Subclass it as `TrainParams` in a params file."""
+
+  # ----- run ---------------------------------------------------------------------------------
+  seed: int = 0
+  """Run seed. Worker i seeds its environments and policy sampling from (seed, i)."""
+
+  # ----- networks ----------------------------------------------------------------------------
+  actor_fc_layers: Tuple[int, ...] = (256, 256)
+  """Hidden layer sizes of the actor (Gaussian policy) network."""
+  critic_joint_fc_layers: Tuple[int, ...] = (256, 256)
+  """Hidden layer sizes of each of the two critics, applied to concat(observation, action)."""
+
+  # ----- optimisation ------------------------------------------------------------------------
+  actor_learning_rate: float = 7.3e-4
+  """Adam learning rate of the actor."""
+  critic_learning_rate: float = 7.3e-4
+  """Adam learning rate of the critics."""
+  alpha_learning_rate: float = 7.3e-4
+  """Adam learning rate of the entropy temperature log(alpha)."""
+  gamma: float = 0.99
+  """Discount factor."""
+  target_update_tau: float = 0.01
+  """Polyak factor of the target critics' soft update."""
+  target_update_period: int = 1
+  """Train steps between target critic updates."""
+  reward_scale_factor: float = 1.0
+  """Multiplies rewards in the critic's TD target."""
+  target_entropy: Optional[float] = None
+  """Entropy target for alpha; None means -dim(A). (tf-agents' default, -dim(A)/2, tends to
+  leave Lunar Lander hovering: see PERFORMANCE-NOTES.)"""
+  initial_log_alpha: float = 0.0
+  """Initial value of log(alpha)."""
+  gradient_clipping: Optional[float] = None
+  """Clip gradients to this global norm; None disables clipping."""
+  batch_size: int = 256
+  """Transitions per minibatch."""
+
+  # ----- replay ------------------------------------------------------------------------------
+  replay_capacity: int = 1_000_000
+  """Replay table `max_size` in transitions; the oldest are removed first (FIFO)."""
+  samples_per_insert: float = 256.0
+  """Reverb `SampleToInsertRatio`: times each inserted transition is sampled on average.
+  Fixes the update-to-data ratio: gradient steps per env step = samples_per_insert /
+  batch_size (256 / 256 = one gradient step per env step)."""
+  rate_limiter_slack_items: int = 1000
+  """How many transitions inserts may run ahead of, or behind, the exact samples_per_insert
+  ratio before Reverb blocks the faster side (the rate limiter's error buffer, in items)."""
+  min_size_to_sample: int = 10_000
+  """Warm-up: transitions in the table before the learner samples. Until the learner's
+  first update (train_step 0) workers act uniformly at random."""
+
+  # ----- schedule ----------------------------------------------------------------------------
+  train_steps_per_iteration: int = 100
+  """Gradient steps per learner iteration (run inside one tf.function call); the learner
+  pushes weights and train_step to the workers after each iteration."""
+  num_iterations: int = 1500
+  """Iterations to train; the run ends at train_step = num_iterations * train_steps_per_iteration."""
+  collect_steps_per_iteration: int = 100
+  """Env steps each worker collects between two pulls of the learner's weights."""
+  eval_interval: int = 50
+  """Iterations between greedy evaluations on each worker's eval env."""
+  eval_episodes: int = 10
+  """Episodes per evaluation, on fixed seeds."""
+
+  # ----- checkpoints and reports -------------------------------------------------------------
+  policy_checkpoint_interval: int = 10_000
+  """Train steps between policy SavedModels (policies/checkpoints/policy_checkpoint_%010d)."""
+  learner_checkpoint_interval: int = 10_000
+  """Train steps between learner checkpoints (train/checkpoints: weights, optimizers, step)."""
+  replay_checkpoint_interval_seconds: float = 600.0
+  """Seconds between Reverb checkpoints of the replay data (also written on SIGTERM)."""
+  summary_interval: int = 1000
+  """Train steps between learner reports (metrics.jsonl and TensorBoard)."""
+
+  # Keys a subclass accepts at the top level of its JSON config, besides BASE_CONFIG_KEYS;
+  # None accepts any key.
+  ENV_CONFIG_KEYS: Optional[frozenset] = frozenset()
+
+  def __init__(self, env_config: Optional[Dict[str, Any]] = None, config_path: str = "<config>"):
+    """Builds the params and applies the config's hyperparameter overrides.
+
+    Args:
+      env_config: The dict loaded from the JSON config.
+      config_path: Its file name, for error messages.
+
+    Raises:
+      UserInputError: for an unknown key, an unknown hyperparameter, a wrong type or an
+        impossible value.
+    """
+    self.env_config: Dict[str, Any] = dict(env_config or {})
+    self.config_path = config_path
+    if self.ENV_CONFIG_KEYS is not None:
+      allowed = BASE_CONFIG_KEYS | self.ENV_CONFIG_KEYS
+      for key in self.env_config:
+        if key not in allowed:
+          raise UserInputError(config_path, key, f"unknown key for {type(self).__name__}; "
+                               f"known: {', '.join(sorted(allowed))}")
+    overrides = self.env_config.get("hyperparameters", {})
+    if not isinstance(overrides, dict):
+      raise UserInputError(config_path, "hyperparameters", "expected an object of name: value")
+    names = hyperparameter_names(type(self))
+    for name, value in overrides.items():
+      if name not in names:
+        import difflib  # pylint: disable=import-outside-toplevel
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "see TrainParamsBase for the names"
+        raise UserInputError(config_path, f"hyperparameters.{name}",
+                             f"unknown hyperparameter; {hint}")
+      setattr(self, name, _coerce(value, hyperparameter_types(type(self))[name],
+                                  config_path, f"hyperparameters.{name}"))
+    self.validate()
+
+  # ----- validation --------------------------------------------------------------------------
+  def validate(self) -> None:
+    """Rejects impossible or deadlocking settings.
+
+    Raises:
+      UserInputError: naming the config file and the first offending hyperparameter.
+    """
+    types = hyperparameter_types(type(self))
+    for name, annotation in types.items():
+      _coerce(getattr(self, name), annotation, self.config_path, f"hyperparameters.{name}")
+
+    def fail(name, problem):
+      raise UserInputError(self.config_path, f"hyperparameters.{name}", problem)
+
+    for name in ("batch_size", "replay_capacity", "min_size_to_sample", "target_update_period",
+                 "train_steps_per_iteration", "num_iterations", "collect_steps_per_iteration",
+                 "eval_interval", "eval_episodes", "policy_checkpoint_interval",
+                 "learner_checkpoint_interval", "summary_interval", "rate_limiter_slack_items"):
+      if getattr(self, name) < 1:
+        fail(name, f"must be >= 1, got {getattr(self, name)}")
+    for name in ("actor_learning_rate", "critic_learning_rate", "alpha_learning_rate",
+                 "samples_per_insert", "replay_checkpoint_interval_seconds"):
+      value = getattr(self, name)
+      if not (math.isfinite(value) and value > 0):
+        fail(name, f"must be a finite number > 0, got {value}")
+    if not 0.0 <= self.gamma <= 1.0:
+      fail("gamma", f"must be in [0, 1], got {self.gamma}")
+    if not 0.0 < self.target_update_tau <= 1.0:
+      fail("target_update_tau", f"must be in (0, 1], got {self.target_update_tau}")
+    for name in ("actor_fc_layers", "critic_joint_fc_layers"):
+      if not getattr(self, name) or min(getattr(self, name)) < 1:
+        fail(name, f"must be a non-empty list of layer sizes >= 1, got {getattr(self, name)}")
+    if self.gradient_clipping is not None and not self.gradient_clipping > 0:
+      fail("gradient_clipping", f"must be > 0 or null, got {self.gradient_clipping}")
+    if self.seed < 0 or self.seed >= 2**31:
+      fail("seed", f"must be in [0, 2^31), got {self.seed}")
+    # Settings under which the replay table could never be sampled: the run would hang.
+    if self.min_size_to_sample > self.replay_capacity:
+      fail("min_size_to_sample", f"{self.min_size_to_sample} exceeds replay_capacity "
+           f"{self.replay_capacity}: the learner would wait forever")
+    if self.batch_size > self.replay_capacity:
+      fail("batch_size", f"{self.batch_size} exceeds replay_capacity {self.replay_capacity}")
+
+  @property
+  def total_train_steps(self) -> int:
+    """The learner's step budget: the run ends when train_step reaches it."""
+    return self.num_iterations * self.train_steps_per_iteration
+
+  def iteration_of(self, train_step: int) -> int:
+    """The iteration index that a pulled `train_step` corresponds to."""
+    return int(train_step) // self.train_steps_per_iteration
+
+  @property
+  def rate_limiter_error_buffer(self) -> float:
+    """Reverb's `error_buffer` (in samples): the slack in items times samples_per_insert,
+    never below the 2 * max(1, samples_per_insert) range that Reverb requires."""
+    return max(self.rate_limiter_slack_items * self.samples_per_insert,
+               max(1.0, self.samples_per_insert))
+
+  def hyperparameters(self) -> Dict[str, Any]:
+    """All hyperparameters as JSON-ready values (tuples as lists)."""
+    return {name: list(value) if isinstance(value, tuple) else value
+            for name, value in ((n, getattr(self, n)) for n in hyperparameter_names(type(self)))}
+
+  # ----- environments ------------------------------------------------------------------------
+  @abc.abstractmethod
+  def env_ctor(self, *args, **kwargs):
+    """Builds one environment: a tf-agents `PyEnvironment` that implements `set_state(dict)`
+    and `seed(int)`. Called with the args of `collect_env_args_kwargs()` or
+    `eval_env_args_kwargs()`."""
+
+  def collect_env_args_kwargs(self) -> Tuple[tuple, dict]:
+    """(args, kwargs) for `env_ctor` when building a worker's collection environment."""
+    return (), {}
+
+  def eval_env_args_kwargs(self) -> Tuple[tuple, dict]:
+    """(args, kwargs) for `env_ctor` when building a worker's evaluation environment."""
+    return self.collect_env_args_kwargs()
+
+  def make_collect_env(self, seed: Optional[int] = None):
+    args, kwargs = self.collect_env_args_kwargs()
+    return _seeded(self.env_ctor(*args, **kwargs), seed)
+
+  def make_eval_env(self, seed: Optional[int] = None):
+    args, kwargs = self.eval_env_args_kwargs()
+    return _seeded(self.env_ctor(*args, **kwargs), seed)
+
+  # ----- agent -------------------------------------------------------------------------------
+  def tensor_specs(self):
+    """(observation_spec, action_spec, time_step_spec) as tensor specs, from one env."""
+    from tf_agents.train.utils import spec_utils  # pylint: disable=import-outside-toplevel
+    env = self.make_collect_env()
+    try:
+      return spec_utils.get_tensor_specs(env)
+    finally:
+      env.close()
+
+  def build_agent(self, train_step=None, specs=None):
+    """Builds the `SacAgent` (networks, optimizers, policies) from these hyperparameters.
+
+    Args:
+      train_step: The int64 `tf.Variable` counting gradient steps; one is created if None.
+      specs: (observation_spec, action_spec, time_step_spec); read from an env if None.
+
+    Returns:
+      The initialized `tf_agents.agents.sac.sac_agent.SacAgent`. Its `collect_policy` is the
+      stochastic policy workers act with; its `policy` is the greedy eval policy.
+    """
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    from tf_agents.agents.ddpg import critic_network  # pylint: disable=import-outside-toplevel
+    from tf_agents.agents.sac import sac_agent  # pylint: disable=import-outside-toplevel
+    from tf_agents.agents.sac import tanh_normal_projection_network  # pylint: disable=import-outside-toplevel
+    from tf_agents.networks import actor_distribution_network  # pylint: disable=import-outside-toplevel
+    from tf_agents.train.utils import train_utils  # pylint: disable=import-outside-toplevel
+
+    observation_spec, action_spec, time_step_spec = specs or self.tensor_specs()
+    if train_step is None:
+      train_step = train_utils.create_train_step()
+    critic_net = critic_network.CriticNetwork(
+        (observation_spec, action_spec),
+        joint_fc_layer_params=tuple(self.critic_joint_fc_layers),
+        kernel_initializer="glorot_uniform",
+        last_kernel_initializer="glorot_uniform")
+    actor_net = actor_distribution_network.ActorDistributionNetwork(
+        observation_spec, action_spec, fc_layer_params=tuple(self.actor_fc_layers),
+        continuous_projection_net=tanh_normal_projection_network.TanhNormalProjectionNetwork)
+    action_dims = sum(int(tf.TensorShape(spec.shape).num_elements())
+                      for spec in tf.nest.flatten(action_spec))
+    target_entropy = -float(action_dims) if self.target_entropy is None else self.target_entropy
+    agent = sac_agent.SacAgent(
+        time_step_spec, action_spec,
+        actor_network=actor_net, critic_network=critic_net,
+        actor_optimizer=tf.keras.optimizers.Adam(learning_rate=self.actor_learning_rate),
+        critic_optimizer=tf.keras.optimizers.Adam(learning_rate=self.critic_learning_rate),
+        alpha_optimizer=tf.keras.optimizers.Adam(learning_rate=self.alpha_learning_rate),
+        target_update_tau=self.target_update_tau,
+        target_update_period=self.target_update_period,
+        td_errors_loss_fn=tf.math.squared_difference,
+        gamma=self.gamma,
+        reward_scale_factor=self.reward_scale_factor,
+        initial_log_alpha=self.initial_log_alpha,
+        target_entropy=target_entropy,
+        gradient_clipping=self.gradient_clipping,
+        train_step_counter=train_step)
+    agent.initialize()
+    return agent
+
+  def replay_signature(self, agent):
+    """The replay table's signature: 2-step sequences of the agent's collect_data_spec."""
+    from tf_agents.specs import tensor_spec  # pylint: disable=import-outside-toplevel
+    return tensor_spec.add_outer_dim(tensor_spec.from_spec(agent.collect_data_spec))
+
+  def policy_variables(self, agent, train_step):
+    """The nest pushed to the variable table: actor weights and train_step."""
+    from sac_system import constants  # pylint: disable=import-outside-toplevel
+    return {constants.POLICY_KEY: agent.collect_policy.variables(),
+            constants.TRAIN_STEP_KEY: train_step}
+
+
+def _seeded(env, seed):
+  if seed is not None:
+    env.seed(seed)
+  return env
+
+
+def hyperparameter_types(cls) -> Dict[str, Any]:
+  """Hyperparameter name -> type annotation, over the class and its bases."""
+  types = {}
+  for klass in reversed(cls.__mro__):
+    if klass is object:
+      continue
+    hints = typing.get_type_hints(klass) if "__annotations__" in vars(klass) else {}
+    for name, hint in hints.items():
+      if not name.startswith("_") and not name.isupper() and name in vars(klass):
+        types[name] = hint
+  return types
+
+
+def hyperparameter_names(cls) -> list:
+  return sorted(hyperparameter_types(cls))
+
+
+def _describe(annotation) -> str:
+  origin = typing.get_origin(annotation)
+  args = typing.get_args(annotation)
+  if origin is typing.Union and type(None) in args:
+    return f"{_describe(next(a for a in args if a is not type(None)))} or null"
+  if origin in (tuple, Tuple):
+    return f"a list of {_describe(args[0])}s"
+  return {int: "integer", float: "number", bool: "true/false", str: "string"}.get(
+      annotation, str(annotation))
+
+
+def _coerce(value, annotation, source, key):
+  """Checks `value` against a hyperparameter's annotation and converts JSON to Python."""
+  origin = typing.get_origin(annotation)
+  args = typing.get_args(annotation)
+  ok = True
+  if origin is typing.Union and type(None) in args:
+    if value is None:
+      return None
+    return _coerce(value, next(a for a in args if a is not type(None)), source, key)
+  if origin in (tuple, Tuple):
+    if isinstance(value, (list, tuple)):
+      return tuple(_coerce(v, args[0], source, key) for v in value)
+    ok = False
+  elif annotation is bool:
+    ok = isinstance(value, bool)
+  elif annotation is int:
+    ok = isinstance(value, int) and not isinstance(value, bool)
+  elif annotation is float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok:
+      value = float(value)
+  elif annotation is str:
+    ok = isinstance(value, str)
+  if not ok:
+    raise UserInputError(source, key, f"expected {_describe(annotation)}, got {value!r}")
+  return value
+
+
+def load_config(path: str) -> Dict[str, Any]:
+  """Loads a JSON config.
+
+  Raises:
+    UserInputError: if the file is missing, unreadable, not JSON, or not a JSON object.
+  """
+  if not os.path.isfile(path):
+    raise UserInputError(path, "", "config file not found")
+  try:
+    with open(path) as config_file:
+      config = json.load(config_file)
+  except json.JSONDecodeError as error:
+    raise UserInputError(path, "", f"malformed JSON at line {error.lineno} column "
+                         f"{error.colno}: {error.msg}") from None
+  except (OSError, UnicodeDecodeError) as error:
+    raise UserInputError(path, "", f"cannot read the config: {error}") from None
+  if not isinstance(config, dict):
+    raise UserInputError(path, "", f"expected a JSON object, got {type(config).__name__}")
+  return config
+
+
+def load_params_class(path: str):
+  """Imports a params file and returns its `TrainParams` class.
+
+  Raises:
+    UserInputError: if the file is missing, raises on import, or has no `TrainParams`
+      subclass of `TrainParamsBase`.
+  """
+  if not os.path.isfile(path):
+    raise UserInputError(path, "", "params file not found")
+  module_name = "sac_user_params_" + str(abs(hash(os.path.abspath(path))))
+  spec = importlib.util.spec_from_file_location(module_name, path)
+  if spec is None or spec.loader is None:
+    raise UserInputError(path, "", "not an importable Python file")
+  module = importlib.util.module_from_spec(spec)
+  sys.modules[module_name] = module
+  try:
+    spec.loader.exec_module(module)
+  except Exception as error:  # a user file may raise anything; report it in one line.
+    del sys.modules[module_name]
+    raise UserInputError(path, "", f"importing the params file raised "
+                         f"{type(error).__name__}: {error}") from None
+  params_class = getattr(module, "TrainParams", None)
+  if params_class is None:
+    raise UserInputError(path, "TrainParams", "the params file defines no class TrainParams")
+  if not (isinstance(params_class, type) and issubclass(params_class, TrainParamsBase)):
+    raise UserInputError(path, "TrainParams", "must be a class derived from TrainParamsBase")
+  if getattr(params_class, "__abstractmethods__", None):
+    missing = ", ".join(sorted(params_class.__abstractmethods__))
+    raise UserInputError(path, "TrainParams", f"does not implement {missing}")
+  return params_class
+
+
+def load_params(params_path: str, config_path: str, seed: Optional[int] = None):
+  """Loads `TrainParams` from `params_path` with the JSON config at `config_path`.
+
+  Args:
+    params_path: The params file.
+    config_path: The JSON config.
+    seed: If given, overrides the `seed` hyperparameter (SAC_SEED in the variables file).
+
+  Returns:
+    A validated `TrainParams` instance.
+
+  Raises:
+    UserInputError: naming the file and key of the first problem found.
+  """
+  params_class = load_params_class(params_path)
+  config = load_config(config_path)
+  params = params_class(env_config=config, config_path=config_path)
+  if seed is not None:
+    params.seed = int(seed)
+    params.validate()
+  return params

@@ -1,0 +1,270 @@
+"""A collect/eval worker: acts in its own environments with the learner's latest policy.
+
+Worker i builds a collection env and an evaluation env with `TrainParams.env_ctor()` and the
+args of `collect_env_args_kwargs()` / `eval_env_args_kwargs()`, seeded from (run seed, i).
+In a loop it pulls the learner's weights and `train_step`, applies the curriculum for the
+learner's iteration with `env.set_state`, evaluates the greedy policy every `eval_interval`
+iterations on fixed seeds, and collects `collect_steps_per_iteration` env steps into the
+replay table. Until the learner's first update (train_step 0) it acts uniformly at random.
+"""
+
+import logging
+import math
+import time
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import reverb
+from tf_agents.drivers import py_driver
+from tf_agents.metrics import py_metrics
+from tf_agents.policies import py_tf_eager_policy
+from tf_agents.policies import random_py_policy
+from tf_agents.replay_buffers import reverb_utils
+from tf_agents.train.utils import spec_utils
+from tf_agents.train.utils import train_utils
+
+from sac_system import constants
+from sac_system import metrics
+from sac_system import replay
+from sac_system import runtime
+from sac_system.curriculum import Curriculum
+
+# Seconds between a worker's collection reports.
+REPORT_INTERVAL_S = 10.0
+# A flush that waits longer than this (the rate limiter holds inserts while the learner
+# catches up) returns to the loop, which then checks whether training has ended.
+FLUSH_TIMEOUT_MS = 1_000
+# Give up when the learner has not published weights for this long.
+VARIABLES_TIMEOUT_S = 600.0
+# Purposes mixed into derived seeds, so streams never coincide.
+_COLLECT_ENV, _POLICY, _EVAL_ENV = 0, 1, 2
+
+
+class ReplayWriter(reverb_utils.ReverbAddTrajectoryObserver):
+  """Writes 2-step items (one transition each; never across an episode boundary)."""
+
+  def wait_until_written(self, timeout_ms: int) -> None:
+    """Blocks until every item has reached the server.
+
+    Raises:
+      reverb.errors.DeadlineExceededError: after `timeout_ms`; items stay queued.
+    """
+    self._get_writer().flush(block_until_num_items=0, timeout_ms=timeout_ms)
+
+
+def run_episodes(env, policy, seeds: Sequence[int],
+                 on_step: Optional[Callable] = None) -> List[Tuple[float, int]]:
+  """Runs one episode per seed with `policy` and returns (return, length) for each.
+
+  Args:
+    env: A `PyEnvironment` with `seed_next_reset`.
+    policy: A py policy (e.g. the greedy eval policy).
+    seeds: One seed per episode.
+    on_step: Called with each time step (e.g. to render video frames).
+  """
+  results = []
+  for seed in seeds:
+    env.seed_next_reset(seed)
+    time_step = env.reset()
+    policy_state = policy.get_initial_state(None)
+    episode_return, length = 0.0, 0
+    if on_step:
+      on_step(time_step)
+    while not time_step.is_last():
+      action_step = policy.action(time_step, policy_state)
+      policy_state = action_step.state
+      time_step = env.step(action_step.action)
+      episode_return += float(time_step.reward)
+      length += 1
+      if on_step:
+        on_step(time_step)
+    results.append((episode_return, length))
+  return results
+
+
+def summarize_episodes(results: Sequence[Tuple[float, int]], prefix: str) -> dict:
+  returns = np.array([r for r, _ in results], dtype=np.float64)
+  lengths = np.array([n for _, n in results], dtype=np.float64)
+  return {f"{prefix}/average_return": float(returns.mean()),
+          f"{prefix}/return_std": float(returns.std()),
+          f"{prefix}/min_return": float(returns.min()),
+          f"{prefix}/max_return": float(returns.max()),
+          f"{prefix}/average_episode_length": float(lengths.mean()),
+          f"{prefix}/episodes": float(len(results))}
+
+
+class Worker:
+  """Collect/eval worker `worker_id` of a run."""
+
+  def __init__(self, params, worker_id: int, exp_dir: str, server_address: Optional[str] = None,
+               variable_source=None, replay_writer=None, reporter=None,
+               logger: Optional[logging.Logger] = None):
+    """Builds the environments, the policies and the connections.
+
+    Args:
+      params: The `TrainParams`.
+      worker_id: This worker's index (SLURM_PROCID); selects its seeds.
+      exp_dir: The run's exp dir.
+      server_address: "host:port" of the replay server; may be None when both
+        `variable_source` and `replay_writer` are given (tests).
+      variable_source: Has `ready()` and `pull() -> train_step`; defaults to the variable
+        table at `server_address`.
+      replay_writer: Observer that stores trajectories and has `wait_until_written`;
+        defaults to a `ReplayWriter` on `server_address`.
+      reporter: A `metrics.MetricsReporter`, or None for no reports.
+      logger: Where progress is logged.
+    """
+    self.params = params
+    self.worker_id = worker_id
+    self.exp_dir = exp_dir
+    self.logger = logger or logging.getLogger(constants.worker_program(worker_id))
+    self.reporter = reporter
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    tf.random.set_seed(runtime.derive_seed(params.seed, worker_id, _POLICY))
+    self.collect_env = params.make_collect_env(
+        seed=runtime.derive_seed(params.seed, worker_id, _COLLECT_ENV))
+    self.eval_env = params.make_eval_env()
+    self.eval_seeds = [runtime.derive_seed(params.seed, worker_id, _EVAL_ENV, k)
+                       for k in range(params.eval_episodes)]
+    self.train_step = train_utils.create_train_step()
+    agent = params.build_agent(self.train_step, specs=spec_utils.get_tensor_specs(self.collect_env))
+    self.collect_policy = py_tf_eager_policy.PyTFEagerPolicy(
+        agent.collect_policy, use_tf_function=True, batch_time_steps=True)
+    self.eval_policy = py_tf_eager_policy.PyTFEagerPolicy(
+        agent.policy, use_tf_function=True, batch_time_steps=True)
+    random_policy = random_py_policy.RandomPyPolicy(
+        self.collect_env.time_step_spec(), self.collect_env.action_spec())
+    self.variable_source = variable_source or replay.VariableTable(
+        server_address, params.policy_variables(agent, self.train_step))
+    self.replay_writer = replay_writer or ReplayWriter(
+        reverb.Client(server_address), constants.REPLAY_TABLE,
+        sequence_length=constants.SEQUENCE_LENGTH, stride_length=1)
+    self.curriculum = Curriculum.from_config(params.env_config.get("curriculum"),
+                                             params.config_path)
+    self._returns = py_metrics.AverageReturnMetric(buffer_size=10)
+    self._lengths = py_metrics.AverageEpisodeLengthMetric(buffer_size=10)
+    self._episodes = py_metrics.NumberOfEpisodes()
+    self._env_steps = py_metrics.EnvironmentSteps()
+    observers = [self.replay_writer, self._returns, self._lengths, self._episodes,
+                 self._env_steps]
+    steps = params.collect_steps_per_iteration
+    self._random_driver = py_driver.PyDriver(self.collect_env, random_policy, observers,
+                                             max_steps=steps)
+    self._collect_driver = py_driver.PyDriver(self.collect_env, self.collect_policy, observers,
+                                              max_steps=steps)
+    self._env_steps_offset = self._previous_env_steps()
+    self._last_eval_train_step = -1
+    self._next_eval_iteration = 0
+    self._last_report = (time.monotonic(), self.env_steps)
+    self._time_step = None
+    self.last_train_step = 0
+
+  @property
+  def source(self) -> str:
+    return constants.worker_program(self.worker_id)
+
+  @property
+  def env_steps(self) -> int:
+    """Env steps this worker collected in this run, including before a restart."""
+    return self._env_steps_offset + int(self._env_steps.result())
+
+  def _previous_env_steps(self) -> int:
+    """A restarted worker continues its env-step count from its last report."""
+    previous = metrics.read_records(self.exp_dir, self.source) if self.exp_dir else []
+    return int(previous[-1].get("env_steps", 0)) if previous else 0
+
+  def _report(self, train_step: int, values: dict) -> None:
+    if self.reporter is not None:
+      self.reporter.report(train_step, self.params.iteration_of(train_step), self.env_steps, values)
+
+  def apply_curriculum(self, train_step: int) -> dict:
+    """Applies every curriculum entry the learner's iteration has reached; returns changes."""
+    changes = self.curriculum.advance(self.params.iteration_of(train_step))
+    if changes:
+      self.collect_env.set_state(changes)
+      self.logger.info("curriculum at iteration %d: set_state(%s)",
+                       self.params.iteration_of(train_step), changes)
+      self._report(train_step, {f"curriculum/{k}": v for k, v in
+                                self.curriculum.values_in_force.items()})
+    return changes
+
+  def evaluate(self, train_step: int) -> dict:
+    """Runs the greedy policy on the eval env for `eval_episodes` fixed seeds and reports."""
+    start = time.monotonic()
+    results = run_episodes(self.eval_env, self.eval_policy, self.eval_seeds)
+    values = summarize_episodes(results, "eval")
+    values["eval/seconds"] = time.monotonic() - start
+    self._last_eval_train_step = train_step
+    self.logger.info("eval at train_step %d: average return %.1f +- %.1f over %d episodes",
+                     train_step, values["eval/average_return"], values["eval/return_std"],
+                     len(results))
+    self._report(train_step, values)
+    return values
+
+  def report_collection(self, train_step: int) -> None:
+    now, env_steps = time.monotonic(), self.env_steps
+    last_time, last_steps = self._last_report
+    values = {"throughput/env_steps_per_second": (env_steps - last_steps) / max(now - last_time, 1e-9),
+              "collect/episodes": float(self._episodes.result())}
+    if int(self._episodes.result()) > 0:
+      values["collect/average_return"] = float(self._returns.result())
+      values["collect/average_episode_length"] = float(self._lengths.result())
+    self._report(train_step, values)
+    self._last_report = (now, env_steps)
+
+  def collect(self, train_step: int) -> None:
+    """Collects `collect_steps_per_iteration` env steps (random actions before training)."""
+    if self._time_step is None:
+      self._time_step = self.collect_env.reset()
+    driver = self._random_driver if train_step == 0 else self._collect_driver
+    self._time_step, _ = driver.run(self._time_step)
+
+  def _wait_until_written(self, stop) -> Optional[int]:
+    """Waits for the replay server to accept this chunk (the rate limiter may hold it).
+
+    Returns:
+      None when written, or the train_step pulled meanwhile when training has ended or a
+      stop was requested.
+    """
+    while True:
+      try:
+        self.replay_writer.wait_until_written(FLUSH_TIMEOUT_MS)
+        return None
+      except reverb.errors.DeadlineExceededError:
+        train_step = self.variable_source.pull()
+        if stop or train_step >= self.params.total_train_steps:
+          return train_step
+
+  def run_iteration(self, stop=None) -> bool:
+    """One pull / curriculum / eval / collect cycle. Returns False when training has ended."""
+    train_step = self.variable_source.pull()
+    self.last_train_step = train_step
+    iteration = self.params.iteration_of(train_step)
+    if train_step >= self.params.total_train_steps:
+      if self._last_eval_train_step != train_step:
+        self.evaluate(train_step)
+      return False
+    self.apply_curriculum(train_step)
+    if train_step > 0 and iteration >= self._next_eval_iteration:
+      self.evaluate(train_step)
+      self._next_eval_iteration = (iteration // self.params.eval_interval + 1) * self.params.eval_interval
+    self.collect(train_step)
+    ended = self._wait_until_written(stop)
+    if ended is not None and ended >= self.params.total_train_steps:
+      return True  # the next cycle sees the final train_step and runs the final evaluation
+    if time.monotonic() - self._last_report[0] >= REPORT_INTERVAL_S:
+      self.report_collection(train_step)
+    return True
+
+  def run(self, stop=None, max_iterations: Optional[int] = None) -> None:
+    """Runs until training ends, `stop` is set, or `max_iterations` cycles have run."""
+    if not runtime.wait_for("the learner's first weights in the variable table",
+                            self.variable_source.ready, VARIABLES_TIMEOUT_S, self.logger, stop):
+      return
+    count = 0
+    while not stop and (max_iterations is None or count < max_iterations):
+      if not self.run_iteration(stop):
+        self.logger.info("training ended at train_step %d; worker exits", self.last_train_step)
+        break
+      count += 1
+    self.report_collection(self.last_train_step)
