@@ -14,7 +14,6 @@ from typing import Optional
 
 import reverb
 import tensorflow as tf
-from tf_agents.replay_buffers import reverb_replay_buffer
 from tf_agents.train import learner as tf_agents_learner
 from tf_agents.train import triggers
 from tf_agents.train.utils import train_utils
@@ -29,6 +28,8 @@ from sac_system.metrics import MetricsReporter
 SAMPLE_TIMEOUT_MS = 5_000
 # Minibatches the input pipeline prepares ahead of the gradient steps.
 PREFETCH_BATCHES = 4
+# Samples requested from Reverb ahead of use, in minibatches.
+IN_FLIGHT_BATCHES = 2
 # Give up when the replay server has not answered for this long.
 REPLAY_SERVER_TIMEOUT_S = 300.0
 
@@ -54,10 +55,6 @@ class SacLearner:
     self.reporter = reporter
     self.train_step = train_utils.create_train_step()
     self.agent = params.build_agent(self.train_step)
-    self._replay_buffer = reverb_replay_buffer.ReverbReplayBuffer(
-        self.agent.collect_data_spec, sequence_length=constants.SEQUENCE_LENGTH,
-        table_name=constants.REPLAY_TABLE, server_address=server_address,
-        rate_limiter_timeout_ms=SAMPLE_TIMEOUT_MS)
     self._policy_trigger = triggers.PolicySavedModelTrigger(
         os.path.join(exp_dir, constants.POLICIES_DIR), self.agent, self.train_step,
         interval=params.policy_checkpoint_interval)
@@ -85,10 +82,26 @@ class SacLearner:
     """Pushes actor weights and train_step to the variable table for the workers."""
     self._variable_table.push()
 
+  def make_dataset(self) -> tf.data.Dataset:
+    """Minibatches of 2-step trajectories from the replay table, as (experience, info).
+
+    One Reverb sample stream batched by tf.data. tf-agents' `ReverbReplayBuffer.as_dataset`
+    interleaves up to 32 streams instead, which on one CPU samples about half as fast
+    (measured: 67 vs 147 minibatches/s of 256 transitions).
+    """
+    spec = self.agent.collect_data_spec
+    dataset = reverb.TrajectoryDataset(
+        self.server_address, constants.REPLAY_TABLE,
+        dtypes=tf.nest.map_structure(lambda s: s.dtype, spec),
+        shapes=tf.nest.map_structure(
+            lambda s: tf.TensorShape([constants.SEQUENCE_LENGTH]).concatenate(s.shape), spec),
+        max_in_flight_samples_per_worker=IN_FLIGHT_BATCHES * self.params.batch_size,
+        rate_limiter_timeout_ms=SAMPLE_TIMEOUT_MS)
+    dataset = dataset.map(lambda sample: (sample.data, sample.info))
+    return dataset.batch(self.params.batch_size, drop_remainder=True).prefetch(PREFETCH_BATCHES)
+
   def _make_iterator(self):
-    dataset = self._replay_buffer.as_dataset(
-        sample_batch_size=self.params.batch_size, num_steps=constants.SEQUENCE_LENGTH)
-    return iter(dataset.prefetch(PREFETCH_BATCHES))
+    return iter(self.make_dataset())
 
   def train_iteration(self, stop=None) -> bool:
     """Runs the gradient steps of one iteration (fewer if the budget ends first).

@@ -1,0 +1,491 @@
+"""Starts, supervises and stops the N+2 programs of a training run (what train_script.sh runs).
+
+    python -m sac_system.launcher VARS.sh
+
+1. Checks everything before any process starts: the training-variables file, the params file
+   and JSON config (hyperparameters, env construction, curriculum keys and values), the exp
+   dir and the port. Bad input: one line `error: <file>: <key>: <problem>` on stderr, exit 2,
+   nothing started and no exp dir touched.
+2. Reads the allowed CPU ids (`Cpus_allowed_list` in /proc/self/status), assigns them to the
+   replay server, the learner and worker 0..N-1 in that order, prints the plan and writes it
+   to EXP/cpu_plan.json.
+3. Starts each program under `taskset -c <its ids>`, logging to EXP/logs/<program>.log;
+   workers get SLURM_PROCID=i. A program that exits abnormally is restarted after a short
+   back-off (its log and metrics.jsonl record the restart); one that keeps crashing stops the
+   run.
+4. Shows a progress line read from EXP/metrics.jsonl. The learner reaching its step budget
+   ends the run (workers finish their final evaluation, the server checkpoints): exit 0.
+   SIGINT/SIGTERM stop every program (learner and server save first): exit 128+signal.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional
+
+from sac_system import constants
+from sac_system import cpu_allocation
+from sac_system import metrics
+from sac_system.errors import UserInputError
+from sac_system.training_variables import TrainingVariables, load_training_variables
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# How long the replay server may take to come up.
+SERVER_START_TIMEOUT_S = 180.0
+# After the learner finishes, workers get this long to run their final evaluation and exit.
+WORKER_FINAL_GRACE_S = 180.0
+# On SIGINT/SIGTERM: time for the learner and workers to save and exit, then for the server.
+STOP_GRACE_S = 20.0
+SERVER_STOP_GRACE_S = 8.0
+# Restart policy: back-off doubles from RESTART_BACKOFF_S up to RESTART_BACKOFF_MAX_S; more
+# than MAX_RESTARTS restarts of one program within RESTART_WINDOW_S stops the run.
+RESTART_BACKOFF_S = 2.0
+RESTART_BACKOFF_MAX_S = 30.0
+MAX_RESTARTS = 5
+RESTART_WINDOW_S = 600.0
+PROGRESS_INTERVAL_S = 5.0
+
+
+def log(message: str) -> None:
+  print(f"[sac_system {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# ----- checks before anything starts --------------------------------------------------------
+def check_port_free(host: str, port: int, source: str) -> None:
+  """Raises UserInputError naming SAC_REPLAY_PORT when `port` is already in use."""
+  with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+      probe.bind(("", port))
+    except OSError:
+      raise UserInputError(source, "SAC_REPLAY_PORT", f"port {port} is already in use; pick a "
+                           f"free one or leave SAC_REPLAY_PORT unset to pick one") from None
+
+
+def pick_free_port() -> int:
+  with socket.socket() as probe:
+    probe.bind(("", 0))
+    return probe.getsockname()[1]
+
+
+def check_exp_dir(exp_dir: str, source: str) -> bool:
+  """Checks that the exp dir can be written. Returns True when it exists (a resume)."""
+  if os.path.exists(exp_dir) and not os.path.isdir(exp_dir):
+    raise UserInputError(source, "SAC_EXP_NAME", f"{exp_dir} exists and is not a directory")
+  parent = exp_dir if os.path.isdir(exp_dir) else os.path.dirname(exp_dir)
+  while parent and not os.path.exists(parent):
+    parent = os.path.dirname(parent)
+  if not os.access(parent, os.W_OK | os.X_OK):
+    raise UserInputError(source, "SAC_LOGS_DIR", f"cannot write to {parent}")
+  return os.path.isdir(exp_dir)
+
+
+def _import_quietly(module: str) -> None:
+  """Imports `module` with TensorFlow's C++ start-up messages and gym's notice (printed by
+  tf-agents' `gym` dependency on import) kept off the user's terminal."""
+  import contextlib  # pylint: disable=import-outside-toplevel
+  import importlib  # pylint: disable=import-outside-toplevel
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+  with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
+    importlib.import_module(module)
+
+
+def check_params(variables: TrainingVariables):
+  """Loads the params and builds both environments once; checks every curriculum value.
+
+  Returns:
+    The validated `TrainParams`.
+
+  Raises:
+    UserInputError: naming the file and key of the first problem.
+  """
+  from sac_system.curriculum import Curriculum  # pylint: disable=import-outside-toplevel
+  from sac_system.train_params_base import load_params  # pylint: disable=import-outside-toplevel
+  _import_quietly("sac_system.gym_env")
+  params = load_params(variables.params_path, variables.config_path, variables.seed)
+  curriculum = Curriculum.from_config(params.env_config.get("curriculum"), variables.config_path)
+  for role, make in (("collect", params.make_collect_env), ("eval", params.make_eval_env)):
+    try:
+      env = make()
+    except UserInputError:
+      raise
+    except Exception as error:  # the user's env_ctor may raise anything.
+      raise UserInputError(variables.params_path, "TrainParams.env_ctor",
+                           f"building the {role} environment raised {type(error).__name__}: "
+                           f"{error}") from None
+    try:
+      if role == "collect":
+        for name, values in curriculum.all_values().items():
+          for value in values:
+            try:
+              env.validate_state({name: value})
+            except (ValueError, TypeError) as error:
+              raise UserInputError(variables.config_path, f"curriculum.{name}",
+                                   str(error)) from None
+            except AttributeError:
+              raise UserInputError(variables.params_path, "TrainParams.env_ctor",
+                                   "the environment has no validate_state(dict); a curriculum "
+                                   "needs an environment implementing set_state") from None
+    finally:
+      env.close()
+  return params
+
+
+# ----- processes -----------------------------------------------------------------------------
+class Program:
+  """One supervised program: its command, CPUs, log file and restart history."""
+
+  def __init__(self, name: str, argv: List[str], cpus, log_path: str,
+               extra_env: Optional[Dict[str, str]] = None, restartable: bool = True):
+    self.name = name
+    self.argv = argv
+    self.cpus = tuple(cpus)
+    self.log_path = log_path
+    self.extra_env = extra_env or {}
+    self.restartable = restartable
+    self.process: Optional[subprocess.Popen] = None
+    self.restarts = 0
+    self.restart_times: List[float] = []
+    self.restart_at: Optional[float] = None
+    self.finished = False  # exited 0 on its own
+
+  def start(self) -> None:
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2",
+               SAC_LAUNCHER_PID=str(os.getpid()), **self.extra_env)
+    command = ["taskset", "-c", cpu_allocation.format_cpu_list(self.cpus)] + self.argv
+    with open(self.log_path, "ab") as log_file:
+      log_file.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} start (restart "
+                     f"{self.restarts}): {' '.join(command)}\n".encode())
+      log_file.flush()
+      # A new session: a Ctrl-C in the terminal reaches only the launcher, which then stops
+      # the programs in order (learner and workers first, the server last).
+      self.process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL, env=env, cwd=REPO_ROOT,
+                                      start_new_session=True)
+    self.restart_at = None
+
+  @property
+  def running(self) -> bool:
+    return self.process is not None and self.process.poll() is None
+
+  def signal(self, signum: int) -> None:
+    if self.running:
+      try:
+        os.killpg(self.process.pid, signum)
+      except ProcessLookupError:
+        pass
+
+  def tail(self, lines: int = 5) -> str:
+    try:
+      with open(self.log_path, errors="replace") as log_file:
+        return "".join(log_file.readlines()[-lines:])
+    except OSError:
+      return ""
+
+
+def stop_programs(programs: List[Program], grace_s: float) -> None:
+  """SIGTERM to `programs`, then SIGKILL to any still running after `grace_s`."""
+  for program in programs:
+    program.signal(signal.SIGTERM)
+  deadline = time.monotonic() + grace_s
+  while time.monotonic() < deadline and any(p.running for p in programs):
+    time.sleep(0.2)
+  for program in programs:
+    if program.running:
+      log(f"{program.name} did not stop within {grace_s:.0f} s: killing it")
+      program.signal(signal.SIGKILL)
+      program.process.wait()
+
+
+class Progress:
+  """Follows EXP/metrics.jsonl incrementally and formats the progress line."""
+
+  def __init__(self, exp_dir: str, total_iterations: int):
+    self.path = metrics.metrics_path(exp_dir)
+    self.total_iterations = total_iterations
+    self.offset = 0
+    self.learner: Dict = {}
+    self.workers: Dict[str, Dict] = {}
+    self.last_eval: Optional[Dict] = None
+    self.best_eval: Optional[Dict] = None
+
+  def update(self) -> None:
+    if not os.path.exists(self.path):
+      return
+    with open(self.path) as metrics_file:
+      metrics_file.seek(self.offset)
+      for line in metrics_file:
+        if not line.endswith("\n"):
+          break  # a record being written; read it next time
+        self.offset += len(line.encode())
+        try:
+          record = json.loads(line)
+        except json.JSONDecodeError:
+          continue
+        self._take(record)
+
+  def _take(self, record: Dict) -> None:
+    source = record.get("source", "")
+    if source == constants.LEARNER_PROGRAM:
+      self.learner.update(record)
+    elif source.startswith("worker_"):
+      self.workers.setdefault(source, {}).update(record)
+      if record.get("eval/average_return") is not None:
+        self.last_eval = record
+        if (self.best_eval is None
+            or record["eval/average_return"] > self.best_eval["eval/average_return"]):
+          self.best_eval = record
+
+  @property
+  def env_steps(self) -> int:
+    return sum(int(w.get("env_steps", 0)) for w in self.workers.values())
+
+  def line(self, restarts: int, elapsed_s: float) -> str:
+    parts = [time.strftime("%H:%M:%S", time.gmtime(elapsed_s)),
+             f"iter {self.learner.get('iteration', 0)}/{self.total_iterations}",
+             f"train_step {self.learner.get('train_step', 0)}",
+             f"env steps {self.env_steps}"]
+    if self.last_eval:
+      parts.append(f"eval {self.last_eval['eval/average_return']:.1f} "
+                   f"(@{self.last_eval['train_step']})")
+    grad_rate = self.learner.get("throughput/grad_steps_per_second")
+    if grad_rate is not None:
+      parts.append(f"{grad_rate:.0f} grad/s")
+    env_rate = sum(w.get("throughput/env_steps_per_second") or 0 for w in self.workers.values())
+    parts.append(f"{env_rate:.0f} env steps/s")
+    parts.append(f"restarts {restarts}")
+    return " | ".join(parts)
+
+
+class Launcher:
+  """Runs one training run from its validated variables and params."""
+
+  def __init__(self, variables: TrainingVariables, params, port: int):
+    self.variables = variables
+    self.params = params
+    self.port = port
+    self.exp_dir = variables.exp_dir
+    self.address = f"{variables.replay_host}:{port}"
+    self.programs: List[Program] = []
+    self.stop_signal: Optional[int] = None
+    self.progress = Progress(self.exp_dir, params.num_iterations)
+
+  def prepare_exp_dir(self, resuming: bool) -> None:
+    for sub in (constants.LOGS_DIR, constants.REVERB_DIR, constants.SUMMARIES_DIR):
+      os.makedirs(os.path.join(self.exp_dir, sub), exist_ok=True)
+    shutil.copyfile(self.variables.config_path, os.path.join(self.exp_dir, constants.CONFIG_COPY))
+    shutil.copyfile(self.variables.params_path, os.path.join(self.exp_dir, constants.PARAMS_COPY))
+    shutil.copyfile(self.variables.path, os.path.join(self.exp_dir, constants.VARIABLES_COPY))
+    info = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed": resuming,
+            "replay_address": self.address, "seed": self.params.seed,
+            "hyperparameters": self.params.hyperparameters(),
+            "params_file": self.variables.params_path, "config_file": self.variables.config_path}
+    with open(os.path.join(self.exp_dir, constants.RUN_INFO_FILE), "w") as info_file:
+      json.dump(info, info_file, indent=2)
+
+  def build_programs(self, plan: cpu_allocation.CpuPlan) -> None:
+    python = sys.executable
+    common = ["--params", self.variables.params_path, "--config", self.variables.config_path,
+              "--exp_dir", self.exp_dir, "--seed", str(self.params.seed)]
+    logs = os.path.join(self.exp_dir, constants.LOGS_DIR)
+
+    def program(name, script, extra, env=None):
+      return Program(name, [python, os.path.join(REPO_ROOT, "sac_system", script)] + common + extra,
+                     plan.cpus_of(name), os.path.join(logs, f"{name}.log"), env)
+
+    self.programs.append(program(constants.REPLAY_PROGRAM, "sac_replay_buffer.py",
+                                 ["--port", str(self.port)]))
+    self.programs.append(program(constants.LEARNER_PROGRAM, "sac_train.py",
+                                 ["--replay_address", self.address]))
+    for worker_id in range(self.variables.num_collect_workers):
+      self.programs.append(program(constants.worker_program(worker_id), "sac_collect.py",
+                                   ["--replay_address", self.address,
+                                    "--worker_id", str(worker_id)],
+                                   {"SLURM_PROCID": str(worker_id)}))
+
+  @property
+  def server(self) -> Program:
+    return self.programs[0]
+
+  @property
+  def learner(self) -> Program:
+    return self.programs[1]
+
+  @property
+  def workers(self) -> List[Program]:
+    return self.programs[2:]
+
+  def _on_signal(self, signum, _frame) -> None:
+    if self.stop_signal is None:
+      self.stop_signal = signum
+      print(file=sys.stderr)
+      log(f"received {signal.Signals(signum).name}: stopping every program "
+          f"(the learner and the replay server save first)")
+
+  def wait_for_server(self) -> bool:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline and self.stop_signal is None:
+      if not self.server.running:
+        return False
+      try:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+          return True
+      except OSError:
+        time.sleep(0.5)
+    return False
+
+  def record_restart(self, program: Program, code: int) -> None:
+    metrics.append_record(self.exp_dir, {
+        "time": round(time.time(), 3), "source": "launcher",
+        "train_step": int(self.progress.learner.get("train_step", 0)),
+        "iteration": int(self.progress.learner.get("iteration", 0)),
+        "env_steps": self.progress.env_steps, "event": "restart", "program": program.name,
+        "exit_code": code, f"restarts/{program.name}": program.restarts})
+
+  def supervise_once(self) -> Optional[int]:
+    """Handles exits and restarts. Returns an exit code when the run is over."""
+    now = time.monotonic()
+    for program in self.programs:
+      if program.finished:
+        continue
+      if program.restart_at is not None:
+        if now >= program.restart_at:
+          log(f"restarting {program.name} (restart {program.restarts})")
+          program.start()
+        continue
+      code = program.process.poll()
+      if code is None:
+        continue
+      if code == 0 and program is not self.server:
+        program.finished = True
+        if program is self.learner:
+          return 0
+        continue
+      program.restart_times = [t for t in program.restart_times if now - t < RESTART_WINDOW_S]
+      if len(program.restart_times) >= MAX_RESTARTS:
+        log(f"{program.name} exited with code {code} and has been restarted {MAX_RESTARTS} "
+            f"times in {RESTART_WINDOW_S:.0f} s: stopping the run. Its log ends with:\n"
+            f"{program.tail(10)}")
+        return 1
+      program.restarts += 1
+      program.restart_times.append(now)
+      backoff = min(RESTART_BACKOFF_S * 2 ** (len(program.restart_times) - 1),
+                    RESTART_BACKOFF_MAX_S)
+      program.restart_at = now + backoff
+      log(f"{program.name} exited with code {code}; restarting in {backoff:.0f} s "
+          f"(see {program.log_path})")
+      self.record_restart(program, code)
+    return None
+
+  def run(self) -> int:
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+      signal.signal(signum, self._on_signal)
+    started = time.monotonic()
+    self.server.start()
+    if not self.wait_for_server():
+      if self.stop_signal is None:
+        log(f"the replay server did not come up; its log ends with:\n{self.server.tail(15)}")
+      stop_programs(self.programs, SERVER_STOP_GRACE_S)
+      return 128 + self.stop_signal if self.stop_signal else 1
+    log(f"replay server listening at {self.address}")
+    for program in self.programs[1:]:
+      program.start()
+    log(f"started the learner and {len(self.workers)} worker(s); logs in "
+        f"{os.path.join(self.exp_dir, constants.LOGS_DIR)}")
+    interactive = sys.stdout.isatty()
+    last_progress = 0.0
+    code = None
+    while code is None and self.stop_signal is None:
+      time.sleep(0.5)
+      code = self.supervise_once()
+      now = time.monotonic()
+      if now - last_progress >= (PROGRESS_INTERVAL_S if interactive else 30.0):
+        self.progress.update()
+        line = self.progress.line(sum(p.restarts for p in self.programs), now - started)
+        print(f"\r{line}\033[K" if interactive else line, end="" if interactive else "\n",
+              flush=True)
+        last_progress = now
+    if interactive:
+      print()
+    if self.stop_signal is not None:
+      stop_programs(self.programs[1:], STOP_GRACE_S)
+      stop_programs([self.server], SERVER_STOP_GRACE_S)
+      code = 128 + self.stop_signal
+    elif code == 0:
+      log("the learner reached its step budget; waiting for the workers' final evaluation")
+      deadline = time.monotonic() + WORKER_FINAL_GRACE_S
+      while (time.monotonic() < deadline and self.stop_signal is None
+             and any(w.running for w in self.workers)):
+        time.sleep(0.5)
+      stop_programs(self.workers, STOP_GRACE_S)
+      stop_programs([self.server], SERVER_STOP_GRACE_S + 10)
+    else:
+      stop_programs(self.programs[1:], STOP_GRACE_S)
+      stop_programs([self.server], SERVER_STOP_GRACE_S)
+    self.summary(code, time.monotonic() - started)
+    return code
+
+  def summary(self, code: int, elapsed_s: float) -> None:
+    self.progress.update()
+    state = {0: "finished", 1: "failed"}.get(code, "stopped")
+    log(f"run {state} after {elapsed_s / 60:.1f} min: "
+        + self.progress.line(sum(p.restarts for p in self.programs), elapsed_s))
+    if self.progress.best_eval:
+      best = self.progress.best_eval
+      log(f"best eval return {best['eval/average_return']:.1f} at train_step {best['train_step']}")
+    checkpoints = os.path.join(self.exp_dir, constants.POLICIES_DIR,
+                               constants.POLICY_CHECKPOINTS_DIR)
+    names = sorted(os.listdir(checkpoints)) if os.path.isdir(checkpoints) else []
+    if names:
+      log(f"latest policy checkpoint: {names[-1]}; evaluate it with\n  python sac_system/run.py "
+          f"--params {os.path.relpath(self.variables.params_path, REPO_ROOT)} --exp_dir "
+          f"{os.path.relpath(self.exp_dir, REPO_ROOT)} --config "
+          f"{os.path.relpath(self.variables.config_path, REPO_ROOT)} --num_episodes 5 "
+          f"--checkpoint {names[-1]} --seed 108")
+    if code not in (0, None) and self.stop_signal is not None:
+      log(f"run it again with the same command to resume from {self.exp_dir}")
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser.add_argument("variables", help="training-variables file, e.g. training_variables.sh")
+  args = parser.parse_args(argv)
+  try:
+    variables = load_training_variables(args.variables, REPO_ROOT)
+    resuming = check_exp_dir(variables.exp_dir, variables.path)
+    if variables.replay_port is not None:
+      check_port_free(variables.replay_host, variables.replay_port, variables.path)
+    params = check_params(variables)
+  except UserInputError as error:
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+  port = variables.replay_port or pick_free_port()
+  plan = cpu_allocation.allocate_cpus(cpu_allocation.read_allowed_cpus(), variables.reverb_cpus,
+                                      variables.train_cpus, variables.num_collect_workers,
+                                      variables.collect_worker_cpus)
+  launcher = Launcher(variables, params, port)
+  launcher.prepare_exp_dir(resuming)
+  with open(os.path.join(variables.exp_dir, constants.CPU_PLAN_FILE), "w") as plan_file:
+    json.dump(plan.to_json(), plan_file, indent=2)
+  checkpoint = os.path.join(variables.exp_dir, constants.TRAIN_DIR, "checkpoints", "checkpoint")
+  if resuming:
+    log(f"resuming the run in {variables.exp_dir}"
+        + (" from its learner checkpoint" if os.path.exists(checkpoint) else ""))
+  else:
+    log(f"new run in {variables.exp_dir}")
+  log(f"{params.num_iterations} iterations x {params.train_steps_per_iteration} gradient steps, "
+      f"{variables.num_collect_workers} worker(s), seed {params.seed}; CPU plan:")
+  for line in plan.describe():
+    log("  " + line)
+  launcher.build_programs(plan)
+  return launcher.run()
+
+
+if __name__ == "__main__":
+  sys.exit(main())

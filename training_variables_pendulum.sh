@@ -1,0 +1,18 @@
+# Training variables: the quick example, SAC on gymnasium's Pendulum-v1 from JSON alone
+# (generic params: the config names the env). About 5 minutes on 2 CPUs.
+
+# Python file defining class TrainParams: the generic gymnasium params.
+SAC_PARAMS=sac_system/gym_params.py
+# JSON config naming the env ("env_id") and its hyperparameters.
+SAC_CONFIG=config/pendulum.json
+# The run writes to logs/$SAC_EXP_NAME.
+SAC_EXP_NAME=pendulum
+# CPUs for the replay server, the learner, and each worker.
+SAC_REVERB_CPUS=1
+SAC_TRAIN_CPUS=1
+SAC_NUM_COLLECT_WORKERS=1
+SAC_COLLECT_WORKER_CPUS=1
+# Replay server address; a free port is picked unless SAC_REPLAY_PORT is set.
+SAC_REPLAY_HOST=127.0.0.1
+# Run seed.
+SAC_SEED=0
