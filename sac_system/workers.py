@@ -128,6 +128,7 @@ class Worker:
                        for k in range(params.eval_episodes)]
     self.train_step = train_utils.create_train_step()
     agent = params.build_agent(self.train_step, specs=spec_utils.get_tensor_specs(self.collect_env))
+    self.policy_variables = agent.collect_policy.variables()
     self.collect_policy = py_tf_eager_policy.PyTFEagerPolicy(
         agent.collect_policy, use_tf_function=True, batch_time_steps=True)
     self.eval_policy = py_tf_eager_policy.PyTFEagerPolicy(

@@ -1,0 +1,216 @@
+"""The README's commands as a user runs them: real scripts, real processes, a real Reverb
+server on loopback. Checks exit codes, the exp-dir layout, the logs, metrics.jsonl, bad-input
+errors, Ctrl-C, resume, and that no process of a run is left behind."""
+
+import glob
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import REPO, write_config
+
+pytestmark = pytest.mark.slow
+
+
+def write_variables(tmp_path, config, workers=1, name="run", extra=""):
+  path = tmp_path / "vars.sh"
+  path.write_text(f"""\
+SAC_PARAMS=sac_system/gym_params.py
+SAC_CONFIG={config}
+SAC_EXP_NAME={name}
+SAC_LOGS_DIR={tmp_path}/logs
+SAC_REVERB_CPUS=1
+SAC_TRAIN_CPUS=1
+SAC_NUM_COLLECT_WORKERS={workers}
+SAC_COLLECT_WORKER_CPUS=1
+SAC_SEED=3
+{extra}""")
+  return str(path)
+
+
+def leftover_processes(exp_dir):
+  result = subprocess.run(["pgrep", "-f", exp_dir], capture_output=True, text=True)
+  return result.stdout.split()
+
+
+def records(exp_dir, source=None):
+  path = os.path.join(exp_dir, "metrics.jsonl")
+  if not os.path.exists(path):
+    return []
+  with open(path) as metrics_file:
+    rows = [json.loads(line) for line in metrics_file if line.endswith("\n")]
+  return [r for r in rows if source is None or r.get("source") == source]
+
+
+def test_tiny_training_run_with_two_workers(tmp_path):
+  config = write_config(tmp_path, {"num_iterations": 20, "min_size_to_sample": 100,
+                                   "eval_interval": 8, "policy_checkpoint_interval": 100,
+                                   "learner_checkpoint_interval": 100})
+  variables = write_variables(tmp_path, config, workers=2)
+  exp_dir = str(tmp_path / "logs" / "run")
+  started = time.monotonic()
+  result = subprocess.run([os.path.join(REPO, "run_script.sh"), variables], cwd=REPO,
+                          capture_output=True, text=True, timeout=420)
+  elapsed = time.monotonic() - started
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  assert "new run in" in result.stdout and "run finished" in result.stdout
+  assert "programs share CPUs" in result.stdout  # 4 programs on fewer CPUs: warned, not failed
+
+  for path in ("config.json", "params.py", "variables.sh", "cpu_plan.json", "run_info.json",
+               "metrics.jsonl", "logs/replay_buffer.log", "logs/learner.log",
+               "logs/worker_0.log", "logs/worker_1.log", "train/checkpoints/checkpoint",
+               "policies/policy/saved_model.pb", "policies/collect_policy/saved_model.pb",
+               "policies/greedy_policy/saved_model.pb"):
+    assert os.path.exists(os.path.join(exp_dir, path)), path
+  checkpoints = sorted(os.listdir(os.path.join(exp_dir, "policies", "checkpoints")))
+  assert checkpoints[-1] == "policy_checkpoint_0000000200" and len(checkpoints) >= 2
+  assert glob.glob(os.path.join(exp_dir, "reverb", "*", "*"))  # a replay checkpoint
+  for program in ("learner", "worker_0", "worker_1"):
+    assert glob.glob(os.path.join(exp_dir, "summaries", program, "events.out.tfevents.*"))
+
+  learner = records(exp_dir, "learner")
+  assert learner[-1]["train_step"] == 200 and learner[-1]["iteration"] == 20
+  steps = [r["train_step"] for r in learner]
+  assert steps == sorted(steps)
+  for worker in ("worker_0", "worker_1"):
+    evals = [r for r in records(exp_dir, worker) if "eval/average_return" in r]
+    assert evals and evals[-1]["train_step"] == 200, worker  # the final evaluation
+    for key in ("time", "source", "train_step", "iteration", "env_steps"):
+      assert key in evals[-1]
+  plan = json.load(open(os.path.join(exp_dir, "cpu_plan.json")))
+  for program, cpus in plan["programs"].items():
+    log = open(os.path.join(exp_dir, "logs", f"{program}.log")).read()
+    assert f"taskset -c {','.join(map(str, cpus))} " in log
+    assert f"pinned to {len(cpus)} CPU(s) {cpus}" in log
+  assert "SLURM_PROCID=1" in open(os.path.join(exp_dir, "logs", "worker_1.log")).read()
+  assert not leftover_processes(exp_dir)
+  print(f"tiny run took {elapsed:.0f} s")
+
+
+def run_launcher(variables, timeout=60):
+  return subprocess.run([os.path.join(REPO, "train_script.sh"), variables], cwd=REPO,
+                        capture_output=True, text=True, timeout=timeout)
+
+
+def bad_config(tmp_path, text):
+  path = tmp_path / "bad.json"
+  path.write_text(text)
+  return str(path)
+
+
+CASES = {
+    "malformed_json": lambda t: (bad_config(t, '{"env_id": "Pendulum-v1",}'), "", "bad.json: malformed JSON"),
+    "unknown_hyperparameter": lambda t: (bad_config(t, json.dumps(
+        {"env_id": "Pendulum-v1", "hyperparameters": {"learning_rate": 1}})), "",
+        "bad.json: hyperparameters.learning_rate: unknown hyperparameter"),
+    "wrong_type": lambda t: (bad_config(t, json.dumps(
+        {"env_id": "Pendulum-v1", "hyperparameters": {"batch_size": "big"}})), "",
+        "bad.json: hyperparameters.batch_size: expected integer"),
+    "unknown_set_state_key": lambda t: (bad_config(t, json.dumps(
+        {"env_id": "Pendulum-v1", "curriculum": {"mass": {"iters": [0], "range": [1, 2]}}})), "",
+        "bad.json: curriculum.mass: unknown set_state key 'mass' for Pendulum-v1; known: g"),
+    "bad_curriculum": lambda t: (bad_config(t, json.dumps(
+        {"env_id": "Pendulum-v1", "curriculum": {"g": {"iters": [5, 1], "range": [9, 10]}}})), "",
+        "bad.json: curriculum.g.iters: iterations must be strictly increasing"),
+    "missing_config": lambda t: (str(t / "nope.json"), "", "SAC_CONFIG: file"),
+    "unknown_variable": lambda t: (write_config(t), "SAC_WORKERS=3\n", "SAC_WORKERS: unknown variable"),
+    "zero_cpus": lambda t: (write_config(t), "SAC_TRAIN_CPUS=0\n", "SAC_TRAIN_CPUS: expected a whole number >= 1"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_one_line_error_nothing_started(tmp_path, case):
+  config, extra, expected = CASES[case](tmp_path)
+  variables = write_variables(tmp_path, config, extra=extra)
+  result = run_launcher(variables)
+  assert result.returncode == 2, result.stdout + result.stderr
+  lines = result.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+  assert expected in lines[0], lines[0]
+  assert not os.path.exists(tmp_path / "logs" / "run")
+  assert not leftover_processes(str(tmp_path / "logs" / "run"))
+
+
+def test_out_of_range_physics_in_a_lunar_lander_curriculum(tmp_path):
+  config = bad_config(tmp_path, json.dumps(
+      {"curriculum": {"gravity": {"iters": [0, 10], "range": [-6.0, -13.0]}}}))
+  variables = write_variables(tmp_path, config).replace("", "")
+  text = open(variables).read().replace("sac_system/gym_params.py",
+                                        "sac_system/lunar_lander_params.py")
+  open(variables, "w").write(text)
+  result = run_launcher(variables)
+  assert result.returncode == 2
+  assert "bad.json: curriculum.gravity: gravity must be in (-12.0, 0.0), got -13.0" in result.stderr
+
+
+def test_port_in_use_and_exp_dir_that_is_a_file(tmp_path):
+  with socket.socket() as busy:
+    busy.bind(("", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    variables = write_variables(tmp_path, write_config(tmp_path), extra=f"SAC_REPLAY_PORT={port}\n")
+    result = run_launcher(variables)
+  assert result.returncode == 2
+  assert f"SAC_REPLAY_PORT: port {port} is already in use" in result.stderr
+  (tmp_path / "logs").mkdir()
+  (tmp_path / "logs" / "run").write_text("not a directory")
+  result = run_launcher(write_variables(tmp_path, write_config(tmp_path)))
+  assert result.returncode == 2 and "is not a directory" in result.stderr
+  assert (tmp_path / "logs" / "run").read_text() == "not a directory"
+
+
+def wait_for(predicate, timeout, what):
+  deadline = time.monotonic() + timeout
+  while time.monotonic() < deadline:
+    if predicate():
+      return
+    time.sleep(1)
+  raise AssertionError(f"timed out waiting for {what}")
+
+
+def start(variables):
+  return subprocess.Popen([os.path.join(REPO, "train_script.sh"), variables], cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_ctrl_c_stops_everything_and_the_same_command_resumes(tmp_path):
+  config = write_config(tmp_path, {"num_iterations": 100000, "min_size_to_sample": 100,
+                                   "learner_checkpoint_interval": 50})
+  variables = write_variables(tmp_path, config)
+  exp_dir = str(tmp_path / "logs" / "run")
+
+  def learner_step():
+    rows = records(exp_dir, "learner")
+    return rows[-1]["train_step"] if rows else 0
+
+  process = start(variables)
+  wait_for(lambda: learner_step() >= 100, 240, "the learner to train")
+  process.send_signal(signal.SIGINT)
+  stopped = time.monotonic()
+  output, _ = process.communicate(timeout=60)
+  assert time.monotonic() - stopped < 30, output
+  assert process.returncode == 130, output
+  assert not leftover_processes(exp_dir)
+  assert "final replay checkpoint on SIGTERM" in open(f"{exp_dir}/logs/replay_buffer.log").read()
+  saved = learner_step()
+  assert saved >= 100
+
+  process = start(variables)
+  wait_for(lambda: learner_step() > saved + 20, 240, "the resumed learner to train")
+  process.send_signal(signal.SIGTERM)
+  output, _ = process.communicate(timeout=60)
+  assert process.returncode == 143, output
+  assert "resuming the run" in output
+  learner_log = open(f"{exp_dir}/logs/learner.log").read()
+  assert "resumed from the learner checkpoint at train_step" in learner_log
+  steps = [r["train_step"] for r in records(exp_dir, "learner")]
+  assert steps == sorted(steps)  # train_step never went backwards across the restart
+  replay_log = open(f"{exp_dir}/logs/replay_buffer.log").read().split("=== ")[-1]
+  restored = int(replay_log.split("the replay table holds ")[1].split()[0])
+  assert restored >= 100  # the replay data of the first run came back
+  assert not leftover_processes(exp_dir)

@@ -1,0 +1,160 @@
+"""The learner and a worker against a real Reverb server on a loopback port, in one process;
+and the worker loop driven deterministically by a fake variable source."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import tiny_env
+from conftest import REPO, free_port, write_config
+from sac_system import constants
+from sac_system import metrics
+from sac_system.train_params_base import load_params
+
+GYM_PARAMS = os.path.join(REPO, "sac_system", "gym_params.py")
+
+
+@pytest.fixture
+def params(tmp_path):
+  return load_params(GYM_PARAMS, write_config(tmp_path))
+
+
+@pytest.fixture
+def server(params):
+  from sac_system import replay
+  server = replay.make_server(params, exp_dir=None, port=free_port())
+  yield server
+  server.stop()
+
+
+def table_size(address):
+  from sac_system import replay
+  return replay.replay_table_info(address).current_size
+
+
+def test_worker_collects_and_learner_trains_and_worker_pulls_new_weights(params, server, tmp_path):
+  from sac_system.learner import SacLearner
+  from sac_system.workers import Worker
+  address = f"127.0.0.1:{server.port}"
+  exp_dir = str(tmp_path)
+  learner = SacLearner(params, exp_dir, address,
+                       reporter=metrics.MetricsReporter(exp_dir, constants.LEARNER_PROGRAM))
+  learner.push_variables()
+  worker = Worker(params, 0, exp_dir, address,
+                  reporter=metrics.MetricsReporter(exp_dir, "worker_0"))
+  for _ in range(4):  # 4 x 20 env steps
+    assert worker.run_iteration()
+  assert worker.env_steps >= 80
+  assert table_size(address) >= 60  # one item per transition (none across episode ends)
+
+  before = [v.numpy().copy() for v in learner.agent.collect_policy.variables()]
+  worker_before = [v.numpy().copy() for v in worker.policy_variables]
+  np.testing.assert_array_equal(before[0], worker_before[0])  # it pulled the initial push
+  trained = 0
+  while learner.step < 30 and trained < 20:
+    trained += 1
+    if learner.train_iteration():
+      learner.push_variables()
+    else:
+      worker.run_iteration()
+  assert learner.step >= 20
+  after = [v.numpy() for v in learner.agent.collect_policy.variables()]
+  assert all(np.all(np.isfinite(v)) for v in after)
+  assert any(not np.array_equal(a, b) for a, b in zip(before, after))
+
+  worker.run_iteration()
+  assert worker.last_train_step == learner.step
+  for pulled, learned in zip(worker.policy_variables,
+                             learner.agent.collect_policy.variables()):
+    np.testing.assert_array_equal(pulled.numpy(), learned.numpy())
+
+  learner.report()
+  learner.save()
+  record = metrics.read_records(exp_dir, constants.LEARNER_PROGRAM)[-1]
+  assert record["train_step"] == learner.step and np.isfinite(record["learner/critic_loss"])
+  assert os.path.isdir(os.path.join(
+      exp_dir, "policies", "checkpoints", constants.POLICY_CHECKPOINT_FORMAT % learner.step))
+
+
+def test_learner_resumes_from_its_checkpoint(params, server, tmp_path):
+  from sac_system.learner import SacLearner
+  from sac_system.workers import Worker
+  address = f"127.0.0.1:{server.port}"
+  learner = SacLearner(params, str(tmp_path), address)
+  learner.push_variables()
+  worker = Worker(params, 0, str(tmp_path), address)
+  while learner.step < 20:
+    if not learner.train_iteration():
+      worker.run_iteration()
+  learner.save()
+  weights = [v.numpy().copy() for v in learner.agent.collect_policy.variables()]
+  resumed = SacLearner(params, str(tmp_path), address)
+  assert resumed.step == 20
+  for saved, restored in zip(weights, resumed.agent.collect_policy.variables()):
+    np.testing.assert_array_equal(saved, restored.numpy())
+
+
+class FakeVariables:
+  """Stands in for the variable table: each pull advances train_step along `steps`."""
+
+  def __init__(self, steps):
+    self.steps = list(steps)
+    self.pulls = 0
+
+  def ready(self):
+    return True
+
+  def pull(self):
+    step = self.steps[min(self.pulls, len(self.steps) - 1)]
+    self.pulls += 1
+    return step
+
+
+class RecordingWriter:
+  def __init__(self):
+    self.trajectories = []
+
+  def __call__(self, trajectory):
+    self.trajectories.append(trajectory)
+
+  def wait_until_written(self, timeout_ms):
+    del timeout_ms
+
+
+def test_worker_loop_curriculum_evaluation_and_end(tmp_path):
+  config = write_config(tmp_path, {"eval_interval": 3, "train_steps_per_iteration": 10,
+                                   "num_iterations": 8},
+                        curriculum={"target": {"iters": [2, 4, 5], "range": [0.0, 1.0]}})
+  with open(config) as config_file:
+    content = json.load(config_file)
+  content.update({"env_id": tiny_env.ENV_ID, "env_kwargs": {"target": -0.5}})
+  content.pop("max_episode_steps")
+  with open(config, "w") as config_file:
+    json.dump(content, config_file)
+  params = load_params(GYM_PARAMS, config)
+  from sac_system.workers import Worker
+  # train_step as pulled, one per cycle: iterations 0, 0, 1, 4, 6, 6, 7, then the end (80)
+  source = FakeVariables([0, 0, 10, 40, 60, 65, 70, 80])
+  writer = RecordingWriter()
+  worker = Worker(params, 0, str(tmp_path), variable_source=source, replay_writer=writer,
+                  reporter=metrics.MetricsReporter(str(tmp_path), "worker_0"))
+  applied = []
+  original = worker.collect_env.set_state
+  worker.collect_env.set_state = lambda state: (applied.append((source.pulls, dict(state))),
+                                                original(state))
+  worker.run()
+  # iteration 4 reaches the entries at 2 and 4 together (0.5 applied), iteration 6 reaches 5
+  assert applied == [(4, {"target": 0.5}), (5, {"target": 1.0})]
+  assert worker.collect_env.get_state()["target"] == 1.0
+  assert worker.eval_env.get_state()["target"] == -0.5  # eval keeps its own fixed parameters
+  records = metrics.read_records(str(tmp_path), "worker_0")
+  evals = [r["train_step"] for r in records if "eval/average_return" in r]
+  # no eval before training; then at iterations >= 0 (step 10), 3 (40), 6 (60), and the end
+  assert evals == [10, 40, 60, 80]
+  curriculum = [r["curriculum/target"] for r in records if "curriculum/target" in r]
+  assert curriculum == [0.5, 1.0]
+  assert len(writer.trajectories) >= 7 * params.collect_steps_per_iteration
+  # before train_step 0 ends the worker acts at random; afterwards with the collect policy
+  assert source.pulls == 8
