@@ -113,6 +113,13 @@ class GymnasiumEnvironment(py_environment.PyEnvironment):
     """Fixes the seed of the next episode only (evaluation on fixed seeds)."""
     self._next_seed = int(seed)
 
+  def enable_rendering(self) -> None:
+    """Rebuilds the env with render_mode="rgb_array" (same parameters), for videos."""
+    if self._render_mode != "rgb_array":
+      self._render_mode = "rgb_array"
+      self._env.close()
+      self._env = self._make(self._env_kwargs)
+
   def render(self, mode: str = "rgb_array"):
     return self._env.render()
 

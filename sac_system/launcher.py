@@ -32,6 +32,7 @@ from typing import Dict, List, Optional
 from sac_system import constants
 from sac_system import cpu_allocation
 from sac_system import metrics
+from sac_system import runtime
 from sac_system.errors import UserInputError
 from sac_system.training_variables import TrainingVariables, load_training_variables
 
@@ -86,29 +87,6 @@ def check_exp_dir(exp_dir: str, source: str) -> bool:
   return os.path.isdir(exp_dir)
 
 
-def _import_quietly(module: str) -> None:
-  """Imports `module` with TensorFlow's C++ start-up messages and gym's notice (printed by
-  tf-agents' `gym` dependency on import) kept off the user's terminal: file descriptor 2 points
-  to /dev/null during the import."""
-  import importlib  # pylint: disable=import-outside-toplevel
-  previous = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
-  os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-  sys.stderr.flush()
-  saved = os.dup(2)
-  devnull = os.open(os.devnull, os.O_WRONLY)
-  try:
-    os.dup2(devnull, 2)
-    importlib.import_module(module)
-  finally:
-    os.dup2(saved, 2)
-    os.close(saved)
-    os.close(devnull)
-    if previous is None:
-      del os.environ["TF_CPP_MIN_LOG_LEVEL"]
-    else:
-      os.environ["TF_CPP_MIN_LOG_LEVEL"] = previous
-
-
 def check_params(variables: TrainingVariables):
   """Loads the params and builds both environments once; checks every curriculum value.
 
@@ -120,7 +98,7 @@ def check_params(variables: TrainingVariables):
   """
   from sac_system.curriculum import Curriculum  # pylint: disable=import-outside-toplevel
   from sac_system.train_params_base import load_params  # pylint: disable=import-outside-toplevel
-  _import_quietly("sac_system.gym_env")
+  runtime.import_quietly("sac_system.gym_env")
   params = load_params(variables.params_path, variables.config_path, variables.seed)
   curriculum = Curriculum.from_config(params.env_config.get("curriculum"), variables.config_path)
   for role, make in (("collect", params.make_collect_env), ("eval", params.make_eval_env)):

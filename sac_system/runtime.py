@@ -146,3 +146,26 @@ def die_with_parent(signum: int = signal.SIGTERM) -> None:
     return
   if os.getppid() == 1:  # the parent died before prctl took effect
     os.kill(os.getpid(), signum)
+
+
+def import_quietly(module: str) -> None:
+  """Imports `module` with TensorFlow's C++ start-up messages and gym's notice (printed by
+  tf-agents' `gym` dependency on import) kept off the user's terminal: file descriptor 2 points
+  to /dev/null during the import."""
+  import importlib  # pylint: disable=import-outside-toplevel
+  previous = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+  os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+  sys.stderr.flush()
+  saved = os.dup(2)
+  devnull = os.open(os.devnull, os.O_WRONLY)
+  try:
+    os.dup2(devnull, 2)
+    importlib.import_module(module)
+  finally:
+    os.dup2(saved, 2)
+    os.close(saved)
+    os.close(devnull)
+    if previous is None:
+      del os.environ["TF_CPP_MIN_LOG_LEVEL"]
+    else:
+      os.environ["TF_CPP_MIN_LOG_LEVEL"] = previous

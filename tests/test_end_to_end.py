@@ -91,6 +91,28 @@ def test_tiny_training_run_with_two_workers(tmp_path):
   assert not leftover_processes(exp_dir)
   print(f"tiny run took {elapsed:.0f} s")
 
+  # run.py as the launcher's summary tells the user: twice with one seed gives the same returns
+  command = [os.path.join(REPO, ".venv", "bin", "python"), "sac_system/run.py",
+             "--params", "sac_system/gym_params.py", "--exp_dir", exp_dir, "--config", config,
+             "--num_episodes", "2", "--checkpoint", "policy_checkpoint_0000000200", "--seed", "108"]
+  assert "python sac_system/run.py --params sac_system/gym_params.py" in result.stdout
+  outputs = []
+  for _ in range(2):
+    evaluation = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert evaluation.returncode == 0, evaluation.stderr[-2000:]
+    assert "mean return" in evaluation.stdout
+    outputs.append(json.load(open(f"{exp_dir}/eval/policy_checkpoint_0000000200_seed108.json")))
+  assert outputs[0]["returns"] == outputs[1]["returns"] and len(outputs[0]["returns"]) == 2
+  import imageio
+  video = f"{exp_dir}/videos/policy_checkpoint_0000000200_seed108.mp4"
+  with imageio.get_reader(video) as reader:
+    frames = reader.count_frames()
+  assert frames == sum(length + 1 for length in outputs[0]["lengths"])  # reset frame + steps
+  missing = subprocess.run(command[:-3] + ["policy_checkpoint_0000000123", "--seed", "1"],
+                           cwd=REPO, capture_output=True, text=True, timeout=120)
+  assert missing.returncode == 2
+  assert "no such checkpoint" in missing.stderr and "policy_checkpoint_0000000200" in missing.stderr
+
 
 def run_launcher(variables, timeout=60):
   return subprocess.run([os.path.join(REPO, "train_script.sh"), variables], cwd=REPO,

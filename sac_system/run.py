@@ -1,0 +1,57 @@
+"""Evaluates a saved policy of a run and writes a video of it.
+
+    python sac_system/run.py --params sac_system/lunar_lander_params.py --exp_dir logs/NAME \
+        --config config/lunar_lander.json --num_episodes 5 \
+        --checkpoint policy_checkpoint_0000500000 --seed 108
+
+Inputs: the params file and JSON config (they build the eval environment), the exp dir
+(relative to the repo root or absolute), a checkpoint name under EXP/policies/checkpoints (or
+`latest`), the number of episodes and a seed (episode seeds derive from it: same seed, same
+episodes).
+Outputs: one line per episode and the mean +- std on stdout; EXP/eval/<ckpt>_seed<seed>.json;
+the video EXP/videos/<ckpt>_seed<seed>.mp4 (rendered headless; --no_video skips it).
+Talks to: nothing; it runs alone.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+from sac_system import runtime
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+flags.DEFINE_string("params", None, "Params .py file defining class TrainParams.")
+flags.DEFINE_string("config", None, "JSON config.")
+flags.DEFINE_string("exp_dir", None, "Experiment directory, e.g. logs/NAME.")
+flags.DEFINE_string("checkpoint", "latest", "Checkpoint name under EXP/policies/checkpoints.")
+flags.DEFINE_integer("num_episodes", 5, "Episodes to run.", lower_bound=1)
+flags.DEFINE_integer("seed", 0, "Seed from which the episode seeds derive.", lower_bound=0)
+flags.DEFINE_boolean("video", True, "Write an mp4 of the episodes (--no_video skips it).")
+flags.mark_flags_as_required(["params", "config", "exp_dir"])
+
+
+def main(argv):
+  del argv
+  runtime.setup_process("run")
+  runtime.import_quietly("sac_system.gym_env")
+  from sac_system import evaluation  # pylint: disable=import-outside-toplevel
+  from sac_system.errors import UserInputError  # pylint: disable=import-outside-toplevel
+  from sac_system.train_params_base import load_params  # pylint: disable=import-outside-toplevel
+  values = flags.FLAGS
+  try:
+    exp_dir = evaluation.resolve_exp_dir(values.exp_dir, REPO_ROOT)
+    checkpoint = evaluation.resolve_checkpoint(exp_dir, values.checkpoint)
+    params = load_params(values.params, values.config)
+    evaluation.evaluate_checkpoint(params, exp_dir, checkpoint, values.num_episodes,
+                                   values.seed, values.video, values.params)
+  except UserInputError as error:
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+  return 0
+
+
+if __name__ == "__main__":
+  app.run(main)
