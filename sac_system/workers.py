@@ -34,6 +34,8 @@ REPORT_INTERVAL_S = 10.0
 # A flush that waits longer than this (the rate limiter holds inserts while the learner
 # catches up) returns to the loop, which then checks whether training has ended.
 FLUSH_TIMEOUT_MS = 1_000
+# How often a worker held back by the rate limiter says so.
+WAIT_LOG_INTERVAL_S = 30.0
 # Give up when the learner has not published weights for this long.
 VARIABLES_TIMEOUT_S = 600.0
 # Purposes mixed into derived seeds, so streams never coincide.
@@ -41,7 +43,22 @@ _COLLECT_ENV, _POLICY, _EVAL_ENV = 0, 1, 2
 
 
 class ReplayWriter(reverb_utils.ReverbAddTrajectoryObserver):
-  """Writes 2-step items (one transition each; never across an episode boundary)."""
+  """Writes 2-step items (one transition each; never across an episode boundary).
+
+  Unlike tf-agents' observer it never calls the Reverb writer's `end_episode` at an episode
+  boundary: that call flushes without a timeout, so while the rate limiter holds inserts (and
+  forever once the learner has stopped sampling) the worker would block where it can neither
+  notice the end of training nor a SIGTERM. The episode boundary is kept by resetting the step
+  cache, so the next item is written only once two steps of the new episode exist; the worker
+  waits for its items with a bounded `wait_until_written` after each chunk instead.
+  """
+
+  def reset(self, write_cached_steps: bool = False) -> None:
+    del write_cached_steps  # every item is a complete 2-step window: nothing is left to write
+    self._cached_steps = 0
+    self._last_trajectory = None
+    if self._writer is None:
+      self.open()
 
   def wait_until_written(self, timeout_ms: int) -> None:
     """Blocks until every item has reached the server.
@@ -50,6 +67,17 @@ class ReplayWriter(reverb_utils.ReverbAddTrajectoryObserver):
       reverb.errors.DeadlineExceededError: after `timeout_ms`; items stay queued.
     """
     self._get_writer().flush(block_until_num_items=0, timeout_ms=timeout_ms)
+
+  def close(self) -> None:
+    """Closes the writer at once, dropping items the rate limiter still holds.
+
+    tf-agents' `close` first ends the episode, which flushes without a timeout: after the
+    learner has stopped sampling, that flush (or the writer's destructor) blocks forever and
+    the worker never exits.
+    """
+    if self._writer is not None:
+      self._writer.close()
+      self._writer = None
 
 
 def run_episodes(env, policy, seeds: Sequence[int],
@@ -221,12 +249,14 @@ class Worker:
     self._time_step, _ = driver.run(self._time_step)
 
   def _wait_until_written(self, stop) -> Optional[int]:
-    """Waits for the replay server to accept this chunk (the rate limiter may hold it).
+    """Waits for the replay server to accept this chunk (the rate limiter holds inserts while
+    the learner catches up), logging the wait every WAIT_LOG_INTERVAL_S.
 
     Returns:
       None when written, or the train_step pulled meanwhile when training has ended or a
       stop was requested.
     """
+    start = last_log = time.monotonic()
     while True:
       try:
         self.replay_writer.wait_until_written(FLUSH_TIMEOUT_MS)
@@ -235,6 +265,11 @@ class Worker:
         train_step = self.variable_source.pull()
         if stop or train_step >= self.params.total_train_steps:
           return train_step
+        if time.monotonic() - last_log >= WAIT_LOG_INTERVAL_S:
+          last_log = time.monotonic()
+          self.logger.info("waiting %.0f s for the replay server to accept experience: the rate "
+                           "limiter holds inserts until the learner samples (train_step %d)",
+                           last_log - start, train_step)
 
   def run_iteration(self, stop=None) -> bool:
     """One pull / curriculum / eval / collect cycle. Returns False when training has ended."""
@@ -263,9 +298,13 @@ class Worker:
                             self.variable_source.ready, VARIABLES_TIMEOUT_S, self.logger, stop):
       return
     count = 0
-    while not stop and (max_iterations is None or count < max_iterations):
-      if not self.run_iteration(stop):
-        self.logger.info("training ended at train_step %d; worker exits", self.last_train_step)
-        break
-      count += 1
-    self.report_collection(self.last_train_step)
+    try:
+      while not stop and (max_iterations is None or count < max_iterations):
+        if not self.run_iteration(stop):
+          self.logger.info("training ended at train_step %d; worker exits", self.last_train_step)
+          break
+        count += 1
+      self.report_collection(self.last_train_step)
+    finally:
+      if hasattr(self.replay_writer, "close"):
+        self.replay_writer.close()

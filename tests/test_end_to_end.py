@@ -236,3 +236,48 @@ def test_ctrl_c_stops_everything_and_the_same_command_resumes(tmp_path):
   restored = int(replay_log.split("the replay table holds ")[1].split()[0])
   assert restored >= 100  # the replay data of the first run came back
   assert not leftover_processes(exp_dir)
+
+
+def pids_of(script, exp_dir):
+  result = subprocess.run(["pgrep", "-f", f"{script}.*{exp_dir}"], capture_output=True, text=True)
+  return [int(pid) for pid in result.stdout.split()]
+
+
+def test_crashed_worker_and_replay_server_are_restarted_and_training_goes_on(tmp_path):
+  config = write_config(tmp_path, {"num_iterations": 100000, "min_size_to_sample": 100,
+                                   "replay_checkpoint_interval_seconds": 2.0,
+                                   "learner_checkpoint_interval": 50})
+  variables = write_variables(tmp_path, config)
+  exp_dir = str(tmp_path / "logs" / "run")
+
+  def learner_step():
+    rows = records(exp_dir, "learner")
+    return rows[-1]["train_step"] if rows else 0
+
+  def restarts(program):
+    return [r for r in records(exp_dir, "launcher") if r.get("program") == program]
+
+  process = start(variables)
+  try:
+    wait_for(lambda: learner_step() >= 100, 240, "the learner to train")
+    killed_at = time.time()
+    for pid in pids_of("sac_collect.py", exp_dir):
+      os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: restarts("worker_0"), 60, "the worker's restart")
+    wait_for(lambda: any(r["time"] > killed_at + 5 for r in records(exp_dir, "worker_0")), 120,
+             "reports from the restarted worker")
+    assert "start (restart 1)" in open(f"{exp_dir}/logs/worker_0.log").read()
+
+    step_before = learner_step()
+    for pid in pids_of("sac_replay_buffer.py", exp_dir):
+      os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: restarts("replay_buffer"), 60, "the replay server's restart")
+    wait_for(lambda: learner_step() > step_before + 50, 240, "training to go on")
+    replay_log = open(f"{exp_dir}/logs/replay_buffer.log").read().split("=== ")[-1]
+    assert int(replay_log.split("the replay table holds ")[1].split()[0]) > 0  # restored
+  finally:
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+  assert process.returncode == 143, output
+  assert "restarting worker_0" in output and "restarting replay_buffer" in output
+  assert not leftover_processes(exp_dir)

@@ -158,3 +158,39 @@ def test_worker_loop_curriculum_evaluation_and_end(tmp_path):
   assert len(writer.trajectories) >= 7 * params.collect_steps_per_iteration
   # before train_step 0 ends the worker acts at random; afterwards with the collect policy
   assert source.pulls == 8
+
+
+def test_replay_items_are_single_transitions_that_never_span_episodes(params):
+  import reverb
+  from tf_agents.drivers import py_driver
+  from tf_agents.policies import random_py_policy
+  from sac_system.gym_env import GymnasiumEnvironment
+  from sac_system.workers import ReplayWriter
+  agent = params.build_agent()
+  table = reverb.Table(constants.REPLAY_TABLE, sampler=reverb.selectors.Fifo(),
+                       remover=reverb.selectors.Fifo(), max_size=1000,
+                       rate_limiter=reverb.rate_limiters.MinSize(1),
+                       signature=params.replay_signature(agent))
+  server = reverb.Server([table], port=free_port())
+  try:
+    env = GymnasiumEnvironment(tiny_env.ENV_ID, {"target": 1.0}, max_episode_steps=3)
+    writer = ReplayWriter(reverb.Client(f"127.0.0.1:{server.port}"), constants.REPLAY_TABLE,
+                          sequence_length=constants.SEQUENCE_LENGTH)
+    policy = random_py_policy.RandomPyPolicy(env.time_step_spec(), env.action_spec())
+    driver = py_driver.PyDriver(env, policy, [writer], max_steps=12)
+    driver.run(env.reset())
+    writer.wait_until_written(5000)
+    writer.close()
+    client = reverb.Client(f"127.0.0.1:{server.port}")
+    size = client.server_info()[constants.REPLAY_TABLE].current_size
+    # 4 episodes of 3 transitions, one item each; the 4th episode's last transition is written
+    # when its boundary step is observed, which comes after the driver's 12th step
+    assert size == 11
+    items = list(client.sample(constants.REPLAY_TABLE, num_samples=size, emit_timesteps=False,
+                               unpack_as_table_signature=True))
+    for item in items:
+      step_types = item.data.step_type
+      assert step_types[0] != 2  # an item never starts at an episode's last step
+      assert item.data.next_step_type[0] == step_types[1]
+  finally:
+    server.stop()
