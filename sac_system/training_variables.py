@@ -184,3 +184,28 @@ def validate_variables(values: Dict[str, str], path: str, repo_root: str,
 def load_training_variables(path: str, repo_root: str) -> TrainingVariables:
   """Reads and validates a training-variables file (see `validate_variables`)."""
   return validate_variables(read_shell_variables(path), path, repo_root)
+
+
+def main(argv=None) -> int:
+  """`python -m sac_system.training_variables --slurm VARS.sh` prints "<cpus> <exp dir>" for
+  the SLURM batch script; bad input prints one line and exits 2."""
+  import argparse  # pylint: disable=import-outside-toplevel
+  import sys  # pylint: disable=import-outside-toplevel
+  parser = argparse.ArgumentParser(description="Validate a training-variables file.")
+  parser.add_argument("variables")
+  parser.add_argument("--slurm", action="store_true",
+                      help='print "<cpus to allot> <exp dir>" for a SLURM job')
+  args = parser.parse_args(argv)
+  repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  try:
+    variables = load_training_variables(args.variables, repo_root)
+  except UserInputError as error:
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+  if args.slurm:
+    print(variables.slurm_cpus, variables.exp_dir)
+  return 0
+
+
+if __name__ == "__main__":
+  raise SystemExit(main())

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Starts a real single-node SLURM cluster on this machine for the tests (idempotent; root).
+# Installs Debian's slurm-wlm and munge when missing, writes /etc/slurm/slurm.conf for this
+# host, and starts munged, slurmctld and slurmd. The node is declared with SAC_SLURM_CPUS CPUs
+# (default 8, more than a 2-core test machine has: the job size rule adds 2 CPUs to what the
+# programs ask for) and `SlurmdParameters=config_overrides`, so SLURM schedules the declared
+# CPUs while the job's processes share the real ones. `scripts/slurm_local_cluster.sh stop`
+# stops the daemons.
+set -euo pipefail
+if [ "$(id -u)" != 0 ]; then echo "error: $0 must run as root" >&2; exit 2; fi
+if [ "${1:-}" = stop ]; then
+  pkill -x slurmd || true; pkill -x slurmctld || true; pkill -x munged || true
+  exit 0
+fi
+if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
+  echo "[slurm] installing slurm-wlm and munge (Debian packages)" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
+fi
+host="$(hostname -s)"
+cpus="${SAC_SLURM_CPUS:-8}"
+memory_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 512 ))
+mkdir -p /etc/slurm /var/spool/slurmctld /var/spool/slurmd /var/log/slurm /run/munge /var/lib/munge /var/log/munge
+cat > /etc/slurm/slurm.conf <<CONF
+# Written by sac_system's scripts/slurm_local_cluster.sh for tests on this host.
+ClusterName=sac_system_test
+SlurmctldHost=${host}
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+StateSaveLocation=/var/spool/slurmctld
+SlurmdSpoolDir=/var/spool/slurmd
+SlurmctldPidFile=/run/slurmctld.pid
+SlurmdPidFile=/run/slurmd.pid
+SlurmctldLogFile=/var/log/slurm/slurmctld.log
+SlurmdLogFile=/var/log/slurm/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+SlurmdParameters=config_overrides
+ReturnToService=2
+MpiDefault=none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+SchedulerType=sched/backfill
+KillWait=30
+NodeName=${host} CPUs=${cpus} RealMemory=${memory_mb} State=UNKNOWN
+PartitionName=debug Nodes=${host} Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
+CONF
+if [ ! -s /etc/munge/munge.key ]; then mungekey --create --keyfile=/etc/munge/munge.key; fi
+chown -R munge:munge /etc/munge /run/munge /var/lib/munge /var/log/munge
+chmod 0700 /etc/munge /var/lib/munge /var/log/munge
+chmod 0400 /etc/munge/munge.key
+chmod 0755 /run/munge
+if ! pgrep -x munged >/dev/null; then
+  runuser -u munge -- /usr/sbin/munged
+fi
+restart=0
+if [ -f /run/sac_slurm.conf.sha256 ] && ! sha256sum -c --status /run/sac_slurm.conf.sha256; then restart=1; fi
+if [ "$restart" = 1 ]; then pkill -x slurmd || true; pkill -x slurmctld || true; sleep 1; fi
+sha256sum /etc/slurm/slurm.conf > /run/sac_slurm.conf.sha256
+pgrep -x slurmctld >/dev/null || /usr/sbin/slurmctld
+pgrep -x slurmd >/dev/null || /usr/sbin/slurmd
+for _ in $(seq 60); do
+  state="$(sinfo -h -n "$host" -o %t 2>/dev/null || true)"
+  case "$state" in
+    idle*|mix*|alloc*) echo "[slurm] node $host is $state with $cpus CPUs" >&2; exit 0 ;;
+    drain*|down*) scontrol update nodename="$host" state=resume >/dev/null 2>&1 || true ;;
+  esac
+  sleep 1
+done
+echo "error: the SLURM node did not come up; see /var/log/slurm/*.log" >&2
+tail -5 /var/log/slurm/slurmctld.log /var/log/slurm/slurmd.log >&2 || true
+exit 1

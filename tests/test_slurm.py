@@ -1,0 +1,94 @@
+"""The SLURM batch job on a real single-node SLURM cluster (munged, slurmctld, slurmd started by
+scripts/slurm_local_cluster.sh; needs root, as in CI)."""
+
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import REPO, write_config
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+  setup = subprocess.run([os.path.join(REPO, "scripts", "slurm_local_cluster.sh")],
+                         capture_output=True, text=True, timeout=600)
+  if setup.returncode != 0:
+    pytest.fail("could not start the local SLURM cluster (needs root and Debian packages "
+                f"slurm-wlm and munge): {setup.stderr[-2000:]}")
+  return True
+
+
+def job_state(job_id):
+  result = subprocess.run(["scontrol", "show", "job", str(job_id)], capture_output=True,
+                          text=True)
+  fields = dict(re.findall(r"(\w+)=(\S+)", result.stdout))
+  return fields
+
+
+def wait_for_job(job_id, timeout):
+  deadline = time.monotonic() + timeout
+  while time.monotonic() < deadline:
+    fields = job_state(job_id)
+    if fields.get("JobState") in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL",
+                                  "OUT_OF_MEMORY"):
+      return fields
+    time.sleep(2)
+  subprocess.run(["scancel", str(job_id)])
+  raise AssertionError(f"job {job_id} did not finish within {timeout} s: {job_state(job_id)}")
+
+
+def test_sbatch_runs_the_training_job(slurm_cluster, tmp_path):
+  config = write_config(tmp_path, {"num_iterations": 10, "min_size_to_sample": 100,
+                                   "eval_interval": 5, "policy_checkpoint_interval": 50})
+  variables = tmp_path / "vars.sh"
+  variables.write_text(f"""\
+SAC_PARAMS=sac_system/gym_params.py
+SAC_CONFIG={config}
+SAC_EXP_NAME=slurm_run
+SAC_LOGS_DIR={tmp_path}/logs
+SAC_REVERB_CPUS=1
+SAC_TRAIN_CPUS=1
+SAC_NUM_COLLECT_WORKERS=1
+SAC_COLLECT_WORKER_CPUS=1
+""")
+  exp_dir = tmp_path / "logs" / "slurm_run"
+  submit = subprocess.run(["sbatch", "--parsable", f"--output={tmp_path}/sizing-%j.out",
+                           "scripts/slurm_train.sbatch", str(variables)],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+  assert submit.returncode == 0, submit.stderr
+  sizing_job = submit.stdout.strip().split(";")[0]
+  fields = wait_for_job(sizing_job, 120)
+  assert fields["JobState"] == "COMPLETED", fields
+  sizing_output = (tmp_path / f"sizing-{sizing_job}.out").read_text()
+  match = re.search(r"submitted job (\d+) with --cpus-per-task=5", sizing_output)
+  assert match, sizing_output
+  job_id = match.group(1)
+
+  fields = wait_for_job(job_id, 600)
+  output = (exp_dir / f"slurm-{job_id}.out").read_text()
+  assert fields["JobState"] == "COMPLETED" and fields["ExitCode"] == "0:0", output[-3000:]
+  assert fields["NumCPUs"] == "5"  # 1 + 1 + 1 * 1 + 2
+  assert f"job {job_id} on" in output and "run finished" in output
+  worker_log = (exp_dir / "logs" / "worker_0.log").read_text()
+  assert "SLURM_PROCID=0" in worker_log
+  assert (exp_dir / "policies" / "checkpoints" / "policy_checkpoint_0000000100").is_dir()
+  leftover = subprocess.run(["pgrep", "-f", str(exp_dir)], capture_output=True, text=True)
+  assert not leftover.stdout.split()
+
+
+def test_sbatch_with_bad_variables_fails_at_once(slurm_cluster, tmp_path):
+  variables = tmp_path / "vars.sh"
+  variables.write_text("SAC_PARAMS=sac_system/gym_params.py\n")
+  submit = subprocess.run(["sbatch", "--parsable", f"--output={tmp_path}/sizing-%j.out",
+                           "scripts/slurm_train.sbatch", str(variables)],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+  job = submit.stdout.strip().split(";")[0]
+  fields = wait_for_job(job, 120)
+  assert fields["JobState"] == "FAILED"
+  output = (tmp_path / f"sizing-{job}.out").read_text()
+  assert f"error: {variables}: SAC_CONFIG: missing" in output
