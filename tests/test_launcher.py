@@ -1,0 +1,98 @@
+"""The launcher's pure parts: the progress line from metrics.jsonl, restart bookkeeping, and
+the pre-start checks."""
+
+import json
+import os
+import socket
+
+import pytest
+
+from sac_system import launcher
+from sac_system.errors import UserInputError
+from sac_system.metrics import MetricsReporter
+
+
+def test_progress_line_follows_metrics_incrementally(tmp_path):
+  exp_dir = str(tmp_path)
+  progress = launcher.Progress(exp_dir, total_iterations=50)
+  progress.update()  # no file yet
+  assert "iter 0/50" in progress.line(0, 5)
+  MetricsReporter(exp_dir, "learner").report(1200, 12, 3000, {
+      "throughput/grad_steps_per_second": 98.4, "learner/critic_loss": 1.0})
+  for worker, steps in (("worker_0", 1500), ("worker_1", 1600)):
+    MetricsReporter(exp_dir, worker).report(1100, 11, steps, {
+        "throughput/env_steps_per_second": 50.0})
+  MetricsReporter(exp_dir, "worker_1").report(1000, 10, 1600, {"eval/average_return": -12.5})
+  with open(os.path.join(exp_dir, "metrics.jsonl"), "a") as metrics_file:
+    metrics_file.write('{"source": "worker_0", "train_')  # a record being written
+  progress.update()
+  line = progress.line(restarts=2, elapsed_s=3725)
+  assert line == ("01:02:05 | iter 12/50 | train_step 1200 | env steps 3100 | eval -12.5 "
+                  "(@1000) | 98 grad/s | 100 env steps/s | restarts 2")
+  with open(os.path.join(exp_dir, "metrics.jsonl"), "a") as metrics_file:
+    metrics_file.write('step": 1300, "iteration": 13, "env_steps": 1700}\n')
+  MetricsReporter(exp_dir, "worker_0").report(1400, 14, 1800, {"eval/average_return": 30.0})
+  progress.update()
+  assert progress.workers["worker_0"]["env_steps"] == 1800
+  assert progress.best_eval["eval/average_return"] == 30.0
+  assert "eval 30.0 (@1400)" in progress.line(0, 1)
+
+
+def test_check_port_free(tmp_path):
+  with socket.socket() as busy:
+    busy.bind(("", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    with pytest.raises(UserInputError, match=f"SAC_REPLAY_PORT: port {port} is already in use"):
+      launcher.check_port_free("127.0.0.1", port, "vars.sh")
+  launcher.check_port_free("127.0.0.1", launcher.pick_free_port(), "vars.sh")
+
+
+def test_check_exp_dir(tmp_path):
+  assert launcher.check_exp_dir(str(tmp_path / "new" / "run"), "v.sh") is False
+  (tmp_path / "old").mkdir()
+  assert launcher.check_exp_dir(str(tmp_path / "old"), "v.sh") is True
+  (tmp_path / "file").write_text("x")
+  with pytest.raises(UserInputError, match="SAC_EXP_NAME: .* is not a directory"):
+    launcher.check_exp_dir(str(tmp_path / "file"), "v.sh")
+
+
+def test_restart_back_off_and_crash_loop(tmp_path, monkeypatch):
+  monkeypatch.setattr(launcher.Program, "start", lambda self: setattr(self, "restart_at", None))
+
+  class Exited:
+    def __init__(self, code):
+      self.code = code
+      self.pid = -1
+
+    def poll(self):
+      return self.code
+
+  class FakeLauncher(launcher.Launcher):
+    def __init__(self):
+      self.exp_dir = str(tmp_path)
+      self.progress = launcher.Progress(str(tmp_path), 10)
+      self.programs = [launcher.Program(name, [], (0,), str(tmp_path / f"{name}.log"))
+                       for name in ("replay_buffer", "learner", "worker_0")]
+      for program in self.programs:
+        program.process = Exited(None)
+
+  run = FakeLauncher()
+  worker = run.programs[2]
+  delays = []
+  for _ in range(launcher.MAX_RESTARTS):
+    worker.process = Exited(-9)
+    assert run.supervise_once() is None
+    delays.append(worker.restart_at - launcher.time.monotonic())
+    worker.restart_at = 0  # due now
+    assert run.supervise_once() is None and worker.restart_at is None
+  assert worker.restarts == launcher.MAX_RESTARTS
+  assert [round(d) for d in delays] == [2, 4, 8, 16, 30]  # doubling, capped
+  restarts = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+  assert [r["restarts/worker_0"] for r in restarts] == [1, 2, 3, 4, 5]
+  assert all(r["source"] == "launcher" and r["exit_code"] == -9 for r in restarts)
+  worker.process = Exited(1)
+  assert run.supervise_once() == 1  # a crash loop stops the run
+  run.programs[2].process = Exited(None)
+  run.programs[1].process = Exited(0)
+  assert run.supervise_once() == 0  # the learner finishing ends the run
