@@ -118,19 +118,26 @@ def allocate_cpus(allowed: Sequence[int], reverb_cpus: int, train_cpus: int,
   Raises:
     ValueError: for an empty `allowed` list or counts below 1.
   """
-  available = tuple(sorted(set(allowed)))
-  if not available:
-    raise ValueError("no CPUs allowed")
   for name, value in (("reverb_cpus", reverb_cpus), ("train_cpus", train_cpus),
                       ("num_workers", num_workers), ("worker_cpus", worker_cpus)):
     if value < 1:
       raise ValueError(f"{name} must be >= 1, got {value}")
   requests = [(constants.REPLAY_PROGRAM, reverb_cpus), (constants.LEARNER_PROGRAM, train_cpus)]
   requests += [(constants.worker_program(i), worker_cpus) for i in range(num_workers)]
+  return allocate_requests(allowed, requests)
+
+
+def allocate_requests(allowed: Sequence[int], requests: Sequence[Tuple[str, int]]) -> CpuPlan:
+  """Assigns CPU ids to (program, count) requests in order (see `allocate_cpus`)."""
+  available = tuple(sorted(set(allowed)))
+  if not available:
+    raise ValueError("no CPUs allowed")
   requested = sum(count for _, count in requests)
   assignments = []
   cursor = 0
   for program, count in requests:
+    if count < 1:
+      raise ValueError(f"{program} must get >= 1 CPU, got {count}")
     take = min(count, len(available))
     ids = [available[(cursor + k) % len(available)] for k in range(take)]
     cursor = (cursor + take) % len(available)

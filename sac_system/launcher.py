@@ -19,8 +19,10 @@
 """
 
 import argparse
+import dataclasses
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -51,6 +53,8 @@ RESTART_BACKOFF_MAX_S = 30.0
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 600.0
 PROGRESS_INTERVAL_S = 5.0
+# What one launcher runs: everything, the head of a multi-node job, or some of its workers.
+ROLE_ALL, ROLE_HEAD, ROLE_WORKERS = "all", "head", "workers"
 
 
 def log(message: str) -> None:
@@ -257,13 +261,27 @@ class Progress:
 class Launcher:
   """Runs one training run from its validated variables and params."""
 
-  def __init__(self, variables: TrainingVariables, params, port: int):
+  def __init__(self, variables: TrainingVariables, params, port: int, role: str = ROLE_ALL,
+               replay_address: Optional[str] = None, worker_ids: Optional[List[int]] = None):
+    """Args:
+      variables, params: The validated training variables and params.
+      port: The replay server's port.
+      role: ROLE_ALL (every program), ROLE_HEAD (replay server and learner) or ROLE_WORKERS
+        (only the workers `worker_ids`, connecting to `replay_address`): the multi-node
+        SLURM job runs one head and one workers launcher per worker task.
+    """
     self.variables = variables
     self.params = params
     self.port = port
+    self.role = role
     self.exp_dir = variables.exp_dir
-    self.address = f"{variables.replay_host}:{port}"
+    self.address = replay_address or f"{variables.replay_host}:{port}"
+    self.worker_ids = (list(range(variables.num_collect_workers)) if worker_ids is None
+                       else list(worker_ids))
     self.programs: List[Program] = []
+    self.server: Optional[Program] = None
+    self.learner: Optional[Program] = None
+    self.workers: List[Program] = []
     self.stop_signal: Optional[int] = None
     self.progress = Progress(self.exp_dir, params.num_iterations)
 
@@ -290,27 +308,17 @@ class Launcher:
       return Program(name, [python, os.path.join(REPO_ROOT, "sac_system", script)] + common + extra,
                      plan.cpus_of(name), os.path.join(logs, f"{name}.log"), env)
 
-    self.programs.append(program(constants.REPLAY_PROGRAM, "sac_replay_buffer.py",
-                                 ["--port", str(self.port)]))
-    self.programs.append(program(constants.LEARNER_PROGRAM, "sac_train.py",
-                                 ["--replay_address", self.address]))
-    for worker_id in range(self.variables.num_collect_workers):
-      self.programs.append(program(constants.worker_program(worker_id), "sac_collect.py",
-                                   ["--replay_address", self.address,
-                                    "--worker_id", str(worker_id)],
-                                   {"SLURM_PROCID": str(worker_id)}))
-
-  @property
-  def server(self) -> Program:
-    return self.programs[0]
-
-  @property
-  def learner(self) -> Program:
-    return self.programs[1]
-
-  @property
-  def workers(self) -> List[Program]:
-    return self.programs[2:]
+    if self.role != ROLE_WORKERS:
+      self.server = program(constants.REPLAY_PROGRAM, "sac_replay_buffer.py",
+                            ["--port", str(self.port)])
+      self.learner = program(constants.LEARNER_PROGRAM, "sac_train.py",
+                             ["--replay_address", self.address])
+    if self.role != ROLE_HEAD:
+      self.workers = [program(constants.worker_program(worker_id), "sac_collect.py",
+                              ["--replay_address", self.address, "--worker_id", str(worker_id)],
+                              {"SLURM_PROCID": str(worker_id)})
+                      for worker_id in self.worker_ids]
+    self.programs = [p for p in (self.server, self.learner) if p is not None] + self.workers
 
   def _on_signal(self, signum, _frame) -> None:
     if self.stop_signal is None:
@@ -357,6 +365,8 @@ class Launcher:
         program.finished = True
         if program is self.learner:
           return 0
+        if self.learner is None and all(w.finished for w in self.workers):
+          return 0  # a workers-only launcher ends when its workers have
         continue
       program.restart_times = [t for t in program.restart_times if now - t < RESTART_WINDOW_S]
       if len(program.restart_times) >= MAX_RESTARTS:
@@ -378,17 +388,20 @@ class Launcher:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
       signal.signal(signum, self._on_signal)
     started = time.monotonic()
-    self.server.start()
-    if not self.wait_for_server():
-      if self.stop_signal is None:
-        log(f"the replay server did not come up; its log ends with:\n{self.server.tail(15)}")
-      stop_programs(self.programs, SERVER_STOP_GRACE_S)
-      return 128 + self.stop_signal if self.stop_signal else 1
-    log(f"replay server listening at {self.address}")
-    for program in self.programs[1:]:
+    if self.server is not None:
+      self.server.start()
+      if not self.wait_for_server():
+        if self.stop_signal is None:
+          log(f"the replay server did not come up; its log ends with:\n{self.server.tail(15)}")
+        stop_programs(self.programs, SERVER_STOP_GRACE_S)
+        return 128 + self.stop_signal if self.stop_signal else 1
+      log(f"replay server listening at {self.address}")
+    clients = [p for p in self.programs if p is not self.server]
+    for program in clients:
       program.start()
-    log(f"started the learner and {len(self.workers)} worker(s); logs in "
-        f"{os.path.join(self.exp_dir, constants.LOGS_DIR)}")
+    log(f"started {'the learner and ' if self.learner else ''}{len(self.workers)} worker(s); "
+        f"logs in {os.path.join(self.exp_dir, constants.LOGS_DIR)}")
+    servers = [self.server] if self.server else []
     interactive = sys.stdout.isatty()
     last_progress = 0.0
     code = None
@@ -405,20 +418,21 @@ class Launcher:
     if interactive:
       print()
     if self.stop_signal is not None:
-      stop_programs(self.programs[1:], STOP_GRACE_S)
-      stop_programs([self.server], SERVER_STOP_GRACE_S)
+      stop_programs(clients, STOP_GRACE_S)
+      stop_programs(servers, SERVER_STOP_GRACE_S)
       code = 128 + self.stop_signal
     elif code == 0:
-      log("the learner reached its step budget; waiting for the workers' final evaluation")
+      if self.learner is not None:
+        log("the learner reached its step budget; waiting for the workers' final evaluation")
       deadline = time.monotonic() + WORKER_FINAL_GRACE_S
       while (time.monotonic() < deadline and self.stop_signal is None
              and any(w.running for w in self.workers)):
         time.sleep(0.5)
       stop_programs(self.workers, STOP_GRACE_S)
-      stop_programs([self.server], SERVER_STOP_GRACE_S + 10)
+      stop_programs(servers, SERVER_STOP_GRACE_S + 10)
     else:
-      stop_programs(self.programs[1:], STOP_GRACE_S)
-      stop_programs([self.server], SERVER_STOP_GRACE_S)
+      stop_programs(clients, STOP_GRACE_S)
+      stop_programs(servers, SERVER_STOP_GRACE_S)
     self.summary(code, time.monotonic() - started)
     return code
 
@@ -446,37 +460,67 @@ class Launcher:
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("variables", help="training-variables file, e.g. training_variables.sh")
+  parser.add_argument("--role", choices=(ROLE_ALL, ROLE_HEAD, ROLE_WORKERS), default=ROLE_ALL,
+                      help="all programs (default); the replay server and learner of a "
+                           "multi-node job; or only workers, which connect to --replay_address")
+  parser.add_argument("--port", type=int, help="replay server port (head; overrides "
+                                                "SAC_REPLAY_PORT)")
+  parser.add_argument("--replay_address", help="host:port of the replay server (workers)")
+  parser.add_argument("--worker_ids", help="comma-separated worker ids (workers; default: "
+                                           "$SLURM_PROCID)")
   args = parser.parse_args(argv)
   try:
     variables = load_training_variables(args.variables, REPO_ROOT)
+    if args.port is not None:
+      variables = dataclasses.replace(variables, replay_port=args.port)
+    if args.role == ROLE_WORKERS:
+      if not args.replay_address:
+        raise UserInputError("--replay_address", "", "required with --role workers")
+      ids = args.worker_ids or os.environ.get("SLURM_PROCID", "")
+      if not re.fullmatch(r"\d+(,\d+)*", ids):
+        raise UserInputError("--worker_ids", ids, "expected comma-separated worker ids "
+                             "(or SLURM_PROCID set)")
+      worker_ids = [int(i) for i in ids.split(",")]
+    else:
+      worker_ids = None
     resuming = check_exp_dir(variables.exp_dir, variables.path)
-    if variables.replay_port is not None:
+    if variables.replay_port is not None and args.role != ROLE_WORKERS:
       check_port_free(variables.replay_host, variables.replay_port, variables.path)
     params = check_params(variables)
   except UserInputError as error:
     print(f"error: {error}", file=sys.stderr)
     return 2
   port = variables.replay_port or pick_free_port()
-  plan = cpu_allocation.allocate_cpus(cpu_allocation.read_allowed_cpus(), variables.reverb_cpus,
-                                      variables.train_cpus, variables.num_collect_workers,
-                                      variables.collect_worker_cpus)
-  launcher = Launcher(variables, params, port)
-  launcher.prepare_exp_dir(resuming)
-  with open(os.path.join(variables.exp_dir, constants.CPU_PLAN_FILE), "w") as plan_file:
-    json.dump(plan.to_json(), plan_file, indent=2)
-  checkpoint = os.path.join(variables.exp_dir, constants.TRAIN_DIR, "checkpoints", "checkpoint")
-  if resuming:
-    log(f"resuming the run in {variables.exp_dir}"
-        + (" from its learner checkpoint" if os.path.exists(checkpoint) else ""))
+  requests = []
+  if args.role != ROLE_WORKERS:
+    requests += [(constants.REPLAY_PROGRAM, variables.reverb_cpus),
+                 (constants.LEARNER_PROGRAM, variables.train_cpus)]
+  if args.role != ROLE_HEAD:
+    requests += [(constants.worker_program(i), variables.collect_worker_cpus)
+                 for i in (worker_ids or range(variables.num_collect_workers))]
+  plan = cpu_allocation.allocate_requests(cpu_allocation.read_allowed_cpus(), requests)
+  launcher = Launcher(variables, params, port, args.role, args.replay_address, worker_ids)
+  if args.role == ROLE_WORKERS:
+    os.makedirs(os.path.join(variables.exp_dir, constants.LOGS_DIR), exist_ok=True)
+    log(f"workers {worker_ids} of the run in {variables.exp_dir} on "
+        f"{socket.gethostname()}, replay server at {args.replay_address}; CPU plan:")
   else:
-    log(f"new run in {variables.exp_dir}")
-  log(f"{params.num_iterations} iterations x {params.train_steps_per_iteration} gradient steps, "
-      f"{variables.num_collect_workers} worker(s), seed {params.seed}; CPU plan:")
+    launcher.prepare_exp_dir(resuming)
+    with open(os.path.join(variables.exp_dir, constants.CPU_PLAN_FILE), "w") as plan_file:
+      json.dump(plan.to_json(), plan_file, indent=2)
+    checkpoint = os.path.join(variables.exp_dir, constants.TRAIN_DIR, "checkpoints",
+                              "checkpoint")
+    if resuming:
+      log(f"resuming the run in {variables.exp_dir}"
+          + (" from its learner checkpoint" if os.path.exists(checkpoint) else ""))
+    else:
+      log(f"new run in {variables.exp_dir}")
+    log(f"{params.num_iterations} iterations x {params.train_steps_per_iteration} gradient "
+        f"steps, {variables.num_collect_workers} worker(s), seed {params.seed}; CPU plan:")
   for line in plan.describe():
     log("  " + line)
   launcher.build_programs(plan)
   return launcher.run()
-
 
 if __name__ == "__main__":
   sys.exit(main())

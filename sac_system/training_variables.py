@@ -188,13 +188,17 @@ def load_training_variables(path: str, repo_root: str) -> TrainingVariables:
 
 def main(argv=None) -> int:
   """`python -m sac_system.training_variables --slurm VARS.sh` prints "<cpus> <exp dir>" for
-  the SLURM batch script; bad input prints one line and exits 2."""
+  the SLURM batch scripts (--slurm-multinode: the sizes of the head and worker components);
+  bad input prints one line and exits 2."""
   import argparse  # pylint: disable=import-outside-toplevel
   import sys  # pylint: disable=import-outside-toplevel
   parser = argparse.ArgumentParser(description="Validate a training-variables file.")
   parser.add_argument("variables")
   parser.add_argument("--slurm", action="store_true",
                       help='print "<cpus to allot> <exp dir>" for a SLURM job')
+  parser.add_argument("--slurm-multinode", action="store_true",
+                      help='print "<head cpus> <workers> <cpus per worker> <exp dir>" for a '
+                           'multi-node SLURM job')
   args = parser.parse_args(argv)
   repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   try:
@@ -204,6 +208,9 @@ def main(argv=None) -> int:
     return 2
   if args.slurm:
     print(variables.slurm_cpus, variables.exp_dir)
+  if args.slurm_multinode:
+    print(variables.reverb_cpus + variables.train_cpus + 2, variables.num_collect_workers,
+          variables.collect_worker_cpus, variables.exp_dir)
   return 0
 
 

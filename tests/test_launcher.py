@@ -74,6 +74,7 @@ def test_restart_back_off_and_crash_loop(tmp_path, monkeypatch):
       self.progress = launcher.Progress(str(tmp_path), 10)
       self.programs = [launcher.Program(name, [], (0,), str(tmp_path / f"{name}.log"))
                        for name in ("replay_buffer", "learner", "worker_0")]
+      self.server, self.learner, *self.workers = self.programs
       for program in self.programs:
         program.process = Exited(None)
 
@@ -96,3 +97,10 @@ def test_restart_back_off_and_crash_loop(tmp_path, monkeypatch):
   run.programs[2].process = Exited(None)
   run.programs[1].process = Exited(0)
   assert run.supervise_once() == 0  # the learner finishing ends the run
+
+  workers_only = FakeLauncher()
+  workers_only.programs = workers_only.workers = workers_only.programs[2:]
+  workers_only.server = workers_only.learner = None
+  assert workers_only.supervise_once() is None
+  workers_only.workers[0].process = Exited(0)
+  assert workers_only.supervise_once() == 0  # a workers-only launcher ends with its workers

@@ -92,3 +92,50 @@ def test_sbatch_with_bad_variables_fails_at_once(slurm_cluster, tmp_path):
   assert fields["JobState"] == "FAILED"
   output = (tmp_path / f"sizing-{job}.out").read_text()
   assert f"error: {variables}: SAC_CONFIG: missing" in output
+
+
+def test_multinode_jobs_put_head_and_workers_in_separate_jobs(slurm_cluster, tmp_path):
+  """The multi-node variant on the one test node: a head job running the replay server and
+  learner, and a workers job with 2 SLURM tasks, each finding the server by the head's host
+  name and port."""
+  config = write_config(tmp_path, {"num_iterations": 10, "min_size_to_sample": 100,
+                                   "eval_interval": 5, "policy_checkpoint_interval": 50})
+  variables = tmp_path / "vars.sh"
+  variables.write_text(f"""\
+SAC_PARAMS=sac_system/gym_params.py
+SAC_CONFIG={config}
+SAC_EXP_NAME=multinode
+SAC_LOGS_DIR={tmp_path}/logs
+SAC_REVERB_CPUS=1
+SAC_TRAIN_CPUS=1
+SAC_NUM_COLLECT_WORKERS=2
+SAC_COLLECT_WORKER_CPUS=1
+""")
+  exp_dir = tmp_path / "logs" / "multinode"
+  submit = subprocess.run(["sbatch", "--parsable", f"--output={tmp_path}/sizing-%j.out",
+                           "scripts/slurm_train_multinode.sbatch", str(variables)],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+  assert submit.returncode == 0, submit.stderr
+  sizing_job = submit.stdout.strip().split(";")[0]
+  assert wait_for_job(sizing_job, 120)["JobState"] == "COMPLETED"
+  sizing_output = (tmp_path / f"sizing-{sizing_job}.out").read_text()
+  match = re.search(r"submitted head job (\d+) \(4 CPUs\) and workers job (\d+) \(2 task\(s\) "
+                    r"of 1 CPU\(s\)\)", sizing_output)
+  assert match, sizing_output
+  head_job, workers_job = match.groups()
+  head = wait_for_job(head_job, 600)
+  workers = wait_for_job(workers_job, 300)
+  head_output = (exp_dir / f"slurm-{head_job}-head.out").read_text()
+  workers_output = (exp_dir / f"slurm-{workers_job}-workers.out").read_text()
+  assert head["JobState"] == "COMPLETED", head_output[-3000:]
+  assert workers["JobState"] == "COMPLETED", workers_output[-3000:]
+  assert workers["NumTasks"] == "2"
+  address = (exp_dir / f"replay_address.{head_job}").read_text().strip()
+  host = subprocess.run(["hostname", "-s"], capture_output=True, text=True).stdout.strip()
+  assert address.startswith(f"{host}:")
+  assert "run finished" in head_output and f"replay server at {address}" in workers_output
+  for worker in (0, 1):
+    log = (exp_dir / "logs" / f"worker_{worker}.log").read_text()
+    assert f"SLURM_PROCID={worker}" in log and f"--replay_address {address}" in log
+    assert "eval at train_step 100" in log, log[-2000:]  # each worker's final evaluation
+  assert (exp_dir / "policies" / "checkpoints" / "policy_checkpoint_0000000100").is_dir()
