@@ -11,7 +11,7 @@ Config keys (besides "hyperparameters" and "curriculum"):
 """
 
 from sac_system.errors import UserInputError
-from sac_system.train_params_base import TrainParamsBase
+from sac_system.train_params_base import TrainParamsBase, check_env_config
 
 
 class TrainParams(TrainParamsBase):
@@ -28,13 +28,7 @@ class TrainParams(TrainParamsBase):
     import gymnasium  # pylint: disable=import-outside-toplevel
     if env_id not in gymnasium.registry:
       raise UserInputError(config_path, "env_id", f"{env_id!r} is not a registered gymnasium env")
-    for key in ("env_kwargs", "eval_env_kwargs"):
-      if not isinstance(self.env_config.get(key, {}), dict):
-        raise UserInputError(config_path, key, "expected an object of keyword arguments")
-    steps = self.env_config.get("max_episode_steps")
-    if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
-      raise UserInputError(config_path, "max_episode_steps",
-                           f"expected a whole number >= 1, got {steps!r}")
+    check_env_config(self)
 
   def env_ctor(self, *args, **kwargs):
     from sac_system.gym_env import GymnasiumEnvironment  # pylint: disable=import-outside-toplevel

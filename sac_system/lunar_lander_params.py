@@ -7,9 +7,8 @@ Config keys (besides "hyperparameters" and "curriculum"):
   "max_episode_steps": time limit (default: gymnasium's 1000).
 """
 
-from sac_system.errors import UserInputError
 from sac_system.lunar_lander_physics import validate_lunar_lander_state
-from sac_system.train_params_base import TrainParamsBase
+from sac_system.train_params_base import TrainParamsBase, check_env_config
 
 
 class TrainParams(TrainParamsBase):
@@ -20,18 +19,7 @@ class TrainParams(TrainParamsBase):
 
   def __init__(self, env_config=None, config_path="<config>"):
     super().__init__(env_config, config_path)
-    for key in ("env_kwargs", "eval_env_kwargs"):
-      value = self.env_config.get(key, {})
-      if not isinstance(value, dict):
-        raise UserInputError(config_path, key, "expected an object of physics parameters")
-      try:
-        validate_lunar_lander_state(value)
-      except ValueError as error:
-        raise UserInputError(config_path, key, str(error)) from None
-    steps = self.env_config.get("max_episode_steps")
-    if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
-      raise UserInputError(config_path, "max_episode_steps",
-                           f"expected a whole number >= 1, got {steps!r}")
+    check_env_config(self, validate_kwargs=validate_lunar_lander_state)
 
   def env_ctor(self, *args, **kwargs):
     from sac_system.lunar_lander_env import LunarLanderEnvironment  # pylint: disable=import-outside-toplevel

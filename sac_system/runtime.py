@@ -122,6 +122,46 @@ def define_run_flags() -> None:
   flags.mark_flags_as_required(["params", "config", "exp_dir"])
 
 
+def start_program(program: str):
+  """The common start of the replay server, learner and worker programs: logging, params from
+  the flags (bad input: one line, exit 2), TF threads matched to the pinned CPUs, and a stop
+  flag set by SIGTERM/SIGINT.
+
+  Returns:
+    (logger, params, stop flag).
+  """
+  logger = setup_process(program)
+  params = load_params_from_flags()
+  configure_tensorflow_threads(logger)
+  return logger, params, StopFlag(logger).install()
+
+
+def define_client_flags() -> None:
+  """Flags of the programs that connect to the replay server (learner, workers)."""
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  flags.DEFINE_string("replay_address", None, "host:port of the replay server.")
+  flags.DEFINE_float("connect_timeout", 300.0, "Seconds to wait for the replay server.")
+  flags.mark_flag_as_required("replay_address")
+
+
+def connect_and_make_reporter(program: str, logger: logging.Logger, stop: "StopFlag"):
+  """Waits (bounded by --connect_timeout) for the replay server at --replay_address to serve
+  both tables, then returns the program's metrics reporter (metrics.jsonl and TensorBoard in
+  EXP/summaries/<program>), or None when a stop came first."""
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from sac_system import constants  # pylint: disable=import-outside-toplevel
+  from sac_system.metrics import MetricsReporter  # pylint: disable=import-outside-toplevel
+  address = flags.FLAGS.replay_address
+  ready = replay_server_ready(address, (constants.REPLAY_TABLE, constants.VARIABLE_TABLE))
+  if not wait_for(f"the replay server at {address}", ready, flags.FLAGS.connect_timeout,
+                  logger, stop):
+    return None
+  exp_dir = flags.FLAGS.exp_dir
+  writer = tf.summary.create_file_writer(os.path.join(exp_dir, constants.SUMMARIES_DIR, program))
+  return MetricsReporter(exp_dir, program, writer)
+
+
 def load_params_from_flags():
   """Loads TrainParams from --params/--config/--seed; on bad input prints one line and exits 2."""
   from absl import flags  # pylint: disable=import-outside-toplevel

@@ -23,11 +23,8 @@ flags.mark_flag_as_required("port")
 
 def main(argv):
   del argv
-  logger = runtime.setup_process(constants.REPLAY_PROGRAM)
-  params = runtime.load_params_from_flags()
-  runtime.configure_tensorflow_threads(logger)
+  logger, params, stop = runtime.start_program(constants.REPLAY_PROGRAM)
   from sac_system import replay  # pylint: disable=import-outside-toplevel
-  stop = runtime.StopFlag(logger).install()
   server = replay.make_server(params, flags.FLAGS.exp_dir, flags.FLAGS.port)
   client = server.localhost_client()
 

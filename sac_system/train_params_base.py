@@ -303,6 +303,30 @@ class TrainParamsBase(abc.ABC):
             constants.TRAIN_STEP_KEY: train_step}
 
 
+def check_env_config(params, kwargs_keys=("env_kwargs", "eval_env_kwargs"),
+                     validate_kwargs=None) -> None:
+  """Checks the env keys that the shipped params classes share: keyword-argument objects
+  (`kwargs_keys`, each passed to `validate_kwargs` when given, which raises ValueError) and
+  `max_episode_steps` (a whole number >= 1 when present).
+
+  Raises:
+    UserInputError: naming the config file and the key.
+  """
+  for key in kwargs_keys:
+    value = params.env_config.get(key, {})
+    if not isinstance(value, dict):
+      raise UserInputError(params.config_path, key, "expected an object of keyword arguments")
+    if validate_kwargs is not None:
+      try:
+        validate_kwargs(value)
+      except ValueError as error:
+        raise UserInputError(params.config_path, key, str(error)) from None
+  steps = params.env_config.get("max_episode_steps")
+  if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
+    raise UserInputError(params.config_path, "max_episode_steps",
+                         f"expected a whole number >= 1, got {steps!r}")
+
+
 def _seeded(env, seed):
   if seed is not None:
     env.seed(seed)

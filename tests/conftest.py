@@ -31,6 +31,23 @@ def write_config(directory, hyperparameters=None, **extra):
   return path
 
 
+def write_variables(tmp_path, config, workers=1, name="run", extra=""):
+  """Writes a training-variables file for the generic gym params; exp dir tmp_path/logs/name."""
+  path = tmp_path / "vars.sh"
+  path.write_text(f"""\
+SAC_PARAMS=sac_system/gym_params.py
+SAC_CONFIG={config}
+SAC_EXP_NAME={name}
+SAC_LOGS_DIR={tmp_path}/logs
+SAC_REVERB_CPUS=1
+SAC_TRAIN_CPUS=1
+SAC_NUM_COLLECT_WORKERS={workers}
+SAC_COLLECT_WORKER_CPUS=1
+SAC_SEED=3
+{extra}""")
+  return str(path)
+
+
 def free_port() -> int:
   with socket.socket() as probe:
     probe.bind(("127.0.0.1", 0))

@@ -12,25 +12,9 @@ import time
 
 import pytest
 
-from conftest import REPO, write_config
+from conftest import REPO, write_config, write_variables
 
 pytestmark = pytest.mark.slow
-
-
-def write_variables(tmp_path, config, workers=1, name="run", extra=""):
-  path = tmp_path / "vars.sh"
-  path.write_text(f"""\
-SAC_PARAMS=sac_system/gym_params.py
-SAC_CONFIG={config}
-SAC_EXP_NAME={name}
-SAC_LOGS_DIR={tmp_path}/logs
-SAC_REVERB_CPUS=1
-SAC_TRAIN_CPUS=1
-SAC_NUM_COLLECT_WORKERS={workers}
-SAC_COLLECT_WORKER_CPUS=1
-SAC_SEED=3
-{extra}""")
-  return str(path)
 
 
 def leftover_processes(exp_dir):
@@ -45,6 +29,11 @@ def records(exp_dir, source=None):
   with open(path) as metrics_file:
     rows = [json.loads(line) for line in metrics_file if line.endswith("\n")]
   return [r for r in rows if source is None or r.get("source") == source]
+
+
+def learner_step(exp_dir):
+  rows = records(exp_dir, "learner")
+  return rows[-1]["train_step"] if rows else 0
 
 
 def test_tiny_training_run_with_two_workers(tmp_path):
@@ -205,13 +194,8 @@ def test_ctrl_c_stops_everything_and_the_same_command_resumes(tmp_path):
                                    "learner_checkpoint_interval": 50})
   variables = write_variables(tmp_path, config)
   exp_dir = str(tmp_path / "logs" / "run")
-
-  def learner_step():
-    rows = records(exp_dir, "learner")
-    return rows[-1]["train_step"] if rows else 0
-
   process = start(variables)
-  wait_for(lambda: learner_step() >= 100, 240, "the learner to train")
+  wait_for(lambda: learner_step(exp_dir) >= 100, 240, "the learner to train")
   process.send_signal(signal.SIGINT)
   stopped = time.monotonic()
   output, _ = process.communicate(timeout=60)
@@ -219,11 +203,11 @@ def test_ctrl_c_stops_everything_and_the_same_command_resumes(tmp_path):
   assert process.returncode == 130, output
   assert not leftover_processes(exp_dir)
   assert "final replay checkpoint on SIGTERM" in open(f"{exp_dir}/logs/replay_buffer.log").read()
-  saved = learner_step()
+  saved = learner_step(exp_dir)
   assert saved >= 100
 
   process = start(variables)
-  wait_for(lambda: learner_step() > saved + 20, 240, "the resumed learner to train")
+  wait_for(lambda: learner_step(exp_dir) > saved + 20, 240, "the resumed learner to train")
   process.send_signal(signal.SIGTERM)
   output, _ = process.communicate(timeout=60)
   assert process.returncode == 143, output
@@ -250,16 +234,12 @@ def test_crashed_worker_and_replay_server_are_restarted_and_training_goes_on(tmp
   variables = write_variables(tmp_path, config)
   exp_dir = str(tmp_path / "logs" / "run")
 
-  def learner_step():
-    rows = records(exp_dir, "learner")
-    return rows[-1]["train_step"] if rows else 0
-
   def restarts(program):
     return [r for r in records(exp_dir, "launcher") if r.get("program") == program]
 
   process = start(variables)
   try:
-    wait_for(lambda: learner_step() >= 100, 240, "the learner to train")
+    wait_for(lambda: learner_step(exp_dir) >= 100, 240, "the learner to train")
     killed_at = time.time()
     for pid in pids_of("sac_collect.py", exp_dir):
       os.kill(pid, signal.SIGKILL)
@@ -268,11 +248,11 @@ def test_crashed_worker_and_replay_server_are_restarted_and_training_goes_on(tmp
              "reports from the restarted worker")
     assert "start (restart 1)" in open(f"{exp_dir}/logs/worker_0.log").read()
 
-    step_before = learner_step()
+    step_before = learner_step(exp_dir)
     for pid in pids_of("sac_replay_buffer.py", exp_dir):
       os.kill(pid, signal.SIGKILL)
     wait_for(lambda: restarts("replay_buffer"), 60, "the replay server's restart")
-    wait_for(lambda: learner_step() > step_before + 50, 240, "training to go on")
+    wait_for(lambda: learner_step(exp_dir) > step_before + 50, 240, "training to go on")
     replay_log = open(f"{exp_dir}/logs/replay_buffer.log").read().split("=== ")[-1]
     assert int(replay_log.split("the replay table holds ")[1].split()[0]) > 0  # restored
   finally:

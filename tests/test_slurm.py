@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import REPO, write_config
+from conftest import REPO, write_config, write_variables
 
 pytestmark = pytest.mark.slow
 
@@ -42,29 +42,26 @@ def wait_for_job(job_id, timeout):
   raise AssertionError(f"job {job_id} did not finish within {timeout} s: {job_state(job_id)}")
 
 
-def test_sbatch_runs_the_training_job(slurm_cluster, tmp_path):
-  config = write_config(tmp_path, {"num_iterations": 10, "min_size_to_sample": 100,
-                                   "eval_interval": 5, "policy_checkpoint_interval": 50})
-  variables = tmp_path / "vars.sh"
-  variables.write_text(f"""\
-SAC_PARAMS=sac_system/gym_params.py
-SAC_CONFIG={config}
-SAC_EXP_NAME=slurm_run
-SAC_LOGS_DIR={tmp_path}/logs
-SAC_REVERB_CPUS=1
-SAC_TRAIN_CPUS=1
-SAC_NUM_COLLECT_WORKERS=1
-SAC_COLLECT_WORKER_CPUS=1
-""")
-  exp_dir = tmp_path / "logs" / "slurm_run"
-  submit = subprocess.run(["sbatch", "--parsable", f"--output={tmp_path}/sizing-%j.out",
-                           "scripts/slurm_train.sbatch", str(variables)],
+def submit(script, variables, tmp_path):
+  """Submits `script` as a user would; returns the sizing job's output once it completed."""
+  result = subprocess.run(["sbatch", "--parsable", f"--output={tmp_path}/sizing-%j.out",
+                           f"scripts/{script}", str(variables)],
                           cwd=REPO, capture_output=True, text=True, timeout=60)
-  assert submit.returncode == 0, submit.stderr
-  sizing_job = submit.stdout.strip().split(";")[0]
-  fields = wait_for_job(sizing_job, 120)
+  assert result.returncode == 0, result.stderr
+  job = result.stdout.strip().split(";")[0]
+  fields = wait_for_job(job, 120)
+  return fields, (tmp_path / f"sizing-{job}.out").read_text()
+
+
+TINY = {"num_iterations": 10, "min_size_to_sample": 100, "eval_interval": 5,
+        "policy_checkpoint_interval": 50}
+
+
+def test_sbatch_runs_the_training_job(slurm_cluster, tmp_path):
+  variables = write_variables(tmp_path, write_config(tmp_path, TINY), name="slurm_run")
+  exp_dir = tmp_path / "logs" / "slurm_run"
+  fields, sizing_output = submit("slurm_train.sbatch", variables, tmp_path)
   assert fields["JobState"] == "COMPLETED", fields
-  sizing_output = (tmp_path / f"sizing-{sizing_job}.out").read_text()
   match = re.search(r"submitted job (\d+) with --cpus-per-task=5", sizing_output)
   assert match, sizing_output
   job_id = match.group(1)
@@ -84,13 +81,8 @@ SAC_COLLECT_WORKER_CPUS=1
 def test_sbatch_with_bad_variables_fails_at_once(slurm_cluster, tmp_path):
   variables = tmp_path / "vars.sh"
   variables.write_text("SAC_PARAMS=sac_system/gym_params.py\n")
-  submit = subprocess.run(["sbatch", "--parsable", f"--output={tmp_path}/sizing-%j.out",
-                           "scripts/slurm_train.sbatch", str(variables)],
-                          cwd=REPO, capture_output=True, text=True, timeout=60)
-  job = submit.stdout.strip().split(";")[0]
-  fields = wait_for_job(job, 120)
+  fields, output = submit("slurm_train.sbatch", variables, tmp_path)
   assert fields["JobState"] == "FAILED"
-  output = (tmp_path / f"sizing-{job}.out").read_text()
   assert f"error: {variables}: SAC_CONFIG: missing" in output
 
 
@@ -98,27 +90,11 @@ def test_multinode_jobs_put_head_and_workers_in_separate_jobs(slurm_cluster, tmp
   """The multi-node variant on the one test node: a head job running the replay server and
   learner, and a workers job with 2 SLURM tasks, each finding the server by the head's host
   name and port."""
-  config = write_config(tmp_path, {"num_iterations": 10, "min_size_to_sample": 100,
-                                   "eval_interval": 5, "policy_checkpoint_interval": 50})
-  variables = tmp_path / "vars.sh"
-  variables.write_text(f"""\
-SAC_PARAMS=sac_system/gym_params.py
-SAC_CONFIG={config}
-SAC_EXP_NAME=multinode
-SAC_LOGS_DIR={tmp_path}/logs
-SAC_REVERB_CPUS=1
-SAC_TRAIN_CPUS=1
-SAC_NUM_COLLECT_WORKERS=2
-SAC_COLLECT_WORKER_CPUS=1
-""")
+  variables = write_variables(tmp_path, write_config(tmp_path, TINY), workers=2,
+                              name="multinode")
   exp_dir = tmp_path / "logs" / "multinode"
-  submit = subprocess.run(["sbatch", "--parsable", f"--output={tmp_path}/sizing-%j.out",
-                           "scripts/slurm_train_multinode.sbatch", str(variables)],
-                          cwd=REPO, capture_output=True, text=True, timeout=60)
-  assert submit.returncode == 0, submit.stderr
-  sizing_job = submit.stdout.strip().split(";")[0]
-  assert wait_for_job(sizing_job, 120)["JobState"] == "COMPLETED"
-  sizing_output = (tmp_path / f"sizing-{sizing_job}.out").read_text()
+  fields, sizing_output = submit("slurm_train_multinode.sbatch", variables, tmp_path)
+  assert fields["JobState"] == "COMPLETED", fields
   match = re.search(r"submitted head job (\d+) \(4 CPUs\) and workers job (\d+) \(2 task\(s\) "
                     r"of 1 CPU\(s\)\)", sizing_output)
   assert match, sizing_output
