@@ -29,7 +29,7 @@ flags.DEFINE_string("exp_dir", None, "Experiment directory, e.g. logs/NAME.")
 flags.DEFINE_string("checkpoint", "latest", "Checkpoint name under EXP/policies/checkpoints.")
 flags.DEFINE_integer("num_episodes", 5, "Episodes to run.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed from which the episode seeds derive.", lower_bound=0)
-flags.DEFINE_boolean("video", True, "Write an mp4 of the episodes (--no_video skips it).")
+flags.DEFINE_boolean("no_video", False, "Skip writing the mp4 of the episodes.")
 flags.mark_flags_as_required(["params", "config", "exp_dir"])
 
 
@@ -46,7 +46,7 @@ def main(argv):
     checkpoint = evaluation.resolve_checkpoint(exp_dir, values.checkpoint)
     params = load_params(values.params, values.config)
     evaluation.evaluate_checkpoint(params, exp_dir, checkpoint, values.num_episodes,
-                                   values.seed, values.video, values.params)
+                                   values.seed, not values.no_video, values.params)
   except UserInputError as error:
     print(f"error: {error}", file=sys.stderr)
     return 2

@@ -53,23 +53,41 @@ chown -R munge:munge /etc/munge /run/munge /var/lib/munge /var/log/munge
 chmod 0700 /etc/munge /var/lib/munge /var/log/munge
 chmod 0400 /etc/munge/munge.key
 chmod 0755 /run/munge
-if ! pgrep -x munged >/dev/null; then
-  runuser -u munge -- /usr/sbin/munged
+# Each daemon is started unless it answers already, then checked: a daemon killed earlier
+# (a previous session, a CI machine reused) leaves pid files and sockets that must not fool us.
+if ! (munge -n | unmunge) >/dev/null 2>&1; then
+  pkill -x munged || true
+  runuser -u munge -- /usr/sbin/munged --force  # --force: a stale socket is no obstacle
 fi
-restart=0
-if [ -f /run/sac_slurm.conf.sha256 ] && ! sha256sum -c --status /run/sac_slurm.conf.sha256; then restart=1; fi
-if [ "$restart" = 1 ]; then pkill -x slurmd || true; pkill -x slurmctld || true; sleep 1; fi
+for _ in $(seq 20); do (munge -n | unmunge) >/dev/null 2>&1 && break; sleep 0.5; done
+(munge -n | unmunge) >/dev/null 2>&1 || { echo "error: munged does not answer; see /var/log/munge/munged.log" >&2; exit 1; }
+if [ -f /run/sac_slurm.conf.sha256 ] && ! sha256sum -c --status /run/sac_slurm.conf.sha256; then
+  pkill -x slurmd || true; pkill -x slurmctld || true; sleep 1
+fi
 sha256sum /etc/slurm/slurm.conf > /run/sac_slurm.conf.sha256
-pgrep -x slurmctld >/dev/null || /usr/sbin/slurmctld
-pgrep -x slurmd >/dev/null || /usr/sbin/slurmd
+if ! timeout 5 scontrol ping 2>/dev/null | grep -q "is UP"; then
+  pkill -x slurmctld || true
+  rm -f /run/slurmctld.pid
+  /usr/sbin/slurmctld
+fi
+for _ in $(seq 30); do timeout 5 scontrol ping 2>/dev/null | grep -q "is UP" && break; sleep 1; done
+if ! timeout 5 scontrol ping 2>/dev/null | grep -q "is UP"; then
+  echo "error: slurmctld does not answer; see /var/log/slurm/slurmctld.log" >&2
+  tail -n 5 /var/log/slurm/slurmctld.log >&2 || true
+  exit 1
+fi
+if ! pgrep -x slurmd >/dev/null; then
+  rm -f /run/slurmd.pid
+  /usr/sbin/slurmd
+fi
 for _ in $(seq 60); do
-  state="$(sinfo -h -n "$host" -o %t 2>/dev/null || true)"
+  state="$(timeout 5 sinfo -h -n "$host" -o %t 2>/dev/null || true)"
   case "$state" in
     idle*|mix*|alloc*) echo "[slurm] node $host is $state with $cpus CPUs" >&2; exit 0 ;;
-    drain*|down*) scontrol update nodename="$host" state=resume >/dev/null 2>&1 || true ;;
+    drain*|down*) timeout 5 scontrol update nodename="$host" state=resume >/dev/null 2>&1 || true ;;
   esac
   sleep 1
 done
 echo "error: the SLURM node did not come up; see /var/log/slurm/*.log" >&2
-tail -5 /var/log/slurm/slurmctld.log /var/log/slurm/slurmd.log >&2 || true
+tail -n 5 /var/log/slurm/slurmctld.log /var/log/slurm/slurmd.log >&2 || true
 exit 1
