@@ -34,6 +34,7 @@ PARAMS_COPY = "params.py"
 VARIABLES_COPY = "variables.sh"
 CPU_PLAN_FILE = "cpu_plan.json"
 RUN_INFO_FILE = "run_info.json"
+TRAINING_PLOT = "training.png"
 
 # Program names, as used for log files (`logs/<program>.log`) and `source` in metrics.jsonl.
 REPLAY_PROGRAM = "replay_buffer"

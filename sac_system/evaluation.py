@@ -98,45 +98,100 @@ def write_video(frames: Sequence[np.ndarray], path: str, fps: int) -> None:
   os.replace(temporary, path)  # a crash mid-write never leaves a truncated video in place
 
 
-def evaluate_checkpoint(params, exp_dir: str, checkpoint: str, num_episodes: int, seed: int,
-                        video: bool, params_path: str, printer=print) -> Dict:
-  """Runs `num_episodes` greedy episodes and writes EXP/eval/<ckpt>_seed<seed>.json (and the
-  video EXP/videos/<ckpt>_seed<seed>.mp4 when `video`). Returns the results dict."""
-  from sac_system.workers import run_episodes, summarize_episodes  # pylint: disable=import-outside-toplevel
-  env = params.make_eval_env()
-  policy = load_greedy_policy(exp_dir, checkpoint)
-  check_specs(policy, env, params_path)
-  frames: List[np.ndarray] = []
-  on_step = None
-  if video:
-    env.enable_rendering()
-    on_step = lambda _time_step: frames.append(np.asarray(env.render()))
-  seeds = episode_seeds(seed, num_episodes)
-  results = []
-  for index, episode_seed in enumerate(seeds):
-    (episode_return, length), = run_episodes(env, policy, [episode_seed], on_step=on_step)
-    results.append((episode_return, length))
-    printer(f"episode {index + 1}/{num_episodes}: return {episode_return:9.2f}  length {length}")
-  env.close()
-  summary = summarize_episodes(results, "eval")
-  printer(f"mean return {summary['eval/average_return']:.2f} +- {summary['eval/return_std']:.2f} "
-          f"over {num_episodes} episodes ({checkpoint}, seed {seed})")
-  name = f"{checkpoint}_seed{seed}"
-  output = {"checkpoint": checkpoint, "train_step": train_step_of(checkpoint), "seed": seed,
-            "episode_seeds": seeds, "returns": [r for r, _ in results],
-            "lengths": [n for _, n in results], **summary}
-  eval_dir = os.path.join(exp_dir, constants.EVAL_DIR)
-  os.makedirs(eval_dir, exist_ok=True)
-  with open(os.path.join(eval_dir, name + ".json"), "w") as results_file:
-    json.dump(output, results_file, indent=2)
-  if video:
-    fps = int(getattr(env.gym_env, "metadata", {}).get("render_fps", 30) or 30)
-    path = os.path.join(exp_dir, constants.VIDEOS_DIR, name + ".mp4")
-    write_video(frames, path, fps)
-    output["video"] = path
-    output["frames"] = len(frames)
-    printer(f"video: {path} ({len(frames)} frames at {fps} fps)")
-  return output
+class CheckpointEvaluator:
+  """Runs seeded greedy episodes of a run's policy checkpoints on the params' eval env.
+
+  The greedy SavedModel is loaded once; each checkpoint then only updates its variables.
+  """
+
+  def __init__(self, params, exp_dir: str, params_path: str):
+    self.exp_dir = exp_dir
+    self.params_path = params_path
+    self.env = params.make_eval_env()
+    self.policy = None
+
+  def load(self, checkpoint: str) -> None:
+    """Loads `checkpoint`'s variables (and, the first time, the SavedModel; specs checked)."""
+    if self.policy is None:
+      self.policy = load_greedy_policy(self.exp_dir, checkpoint)
+      check_specs(self.policy, self.env, self.params_path)
+    else:
+      self.policy.update_from_checkpoint(os.path.join(
+          self.exp_dir, constants.POLICIES_DIR, constants.POLICY_CHECKPOINTS_DIR, checkpoint))
+
+  def evaluate(self, checkpoint: str, num_episodes: int, seed: int, video: bool = False,
+               printer=print) -> Dict:
+    """Runs `num_episodes` episodes and writes EXP/eval/<ckpt>_seed<seed>.json (and the video
+    EXP/videos/<ckpt>_seed<seed>.mp4 when `video`). Returns the results dict."""
+    from sac_system.workers import run_episodes, summarize_episodes  # pylint: disable=import-outside-toplevel
+    self.load(checkpoint)
+    frames: List[np.ndarray] = []
+    on_step = None
+    if video:
+      self.env.enable_rendering()
+      on_step = lambda _time_step: frames.append(np.asarray(self.env.render()))
+    seeds = episode_seeds(seed, num_episodes)
+    results = []
+    for index, episode_seed in enumerate(seeds):
+      (episode_return, length), = run_episodes(self.env, self.policy, [episode_seed],
+                                               on_step=on_step)
+      results.append((episode_return, length))
+      printer(f"episode {index + 1}/{num_episodes}: return {episode_return:9.2f}  "
+              f"length {length}")
+    summary = summarize_episodes(results, "eval")
+    printer(f"mean return {summary['eval/average_return']:.2f} +- "
+            f"{summary['eval/return_std']:.2f} over {num_episodes} episodes ({checkpoint}, "
+            f"seed {seed})")
+    name = f"{checkpoint}_seed{seed}"
+    output = {"checkpoint": checkpoint, "train_step": train_step_of(checkpoint), "seed": seed,
+              "episode_seeds": seeds, "returns": [r for r, _ in results],
+              "lengths": [n for _, n in results], **summary}
+    eval_dir = os.path.join(self.exp_dir, constants.EVAL_DIR)
+    os.makedirs(eval_dir, exist_ok=True)
+    with open(os.path.join(eval_dir, name + ".json"), "w") as results_file:
+      json.dump(output, results_file, indent=2)
+    if video:
+      gym_env = getattr(self.env, "gym_env", None)
+      fps = int(getattr(gym_env, "metadata", {}).get("render_fps", 30) or 30)
+      path = os.path.join(self.exp_dir, constants.VIDEOS_DIR, name + ".mp4")
+      write_video(frames, path, fps)
+      output["video"] = path
+      output["frames"] = len(frames)
+      printer(f"video: {path} ({len(frames)} frames at {fps} fps)")
+    return output
+
+  def close(self) -> None:
+    self.env.close()
+
+
+def evaluate_all(evaluator: CheckpointEvaluator, every: int, num_episodes: int, seed: int,
+                 printer=print) -> Dict[str, str]:
+  """Evaluates every `every`-th checkpoint (always the latest too) and writes
+  EXP/eval/all_seed<seed>.csv (train_step, checkpoint, mean, std) and a PNG of return vs
+  train_step beside it. Returns their paths."""
+  names = list_checkpoints(evaluator.exp_dir)
+  chosen = names[::every]
+  if chosen[-1] != names[-1]:
+    chosen.append(names[-1])
+  rows = []
+  for checkpoint in chosen:
+    result = evaluator.evaluate(checkpoint, num_episodes, seed, printer=lambda _line: None)
+    rows.append((result["train_step"], checkpoint, result["eval/average_return"],
+                 result["eval/return_std"]))
+    printer(f"{checkpoint}: mean return {rows[-1][2]:.2f} +- {rows[-1][3]:.2f} over "
+            f"{num_episodes} episodes")
+  base = os.path.join(evaluator.exp_dir, constants.EVAL_DIR, f"all_seed{seed}")
+  with open(base + ".csv.partial", "w") as csv_file:
+    csv_file.write("train_step,checkpoint,mean_return,std_return\n")
+    for train_step, checkpoint, mean, std in rows:
+      csv_file.write(f"{train_step},{checkpoint},{mean:.4f},{std:.4f}\n")
+  os.replace(base + ".csv.partial", base + ".csv")
+  from sac_system import plotting  # pylint: disable=import-outside-toplevel
+  plotting.plot_checkpoint_returns(rows, f"{os.path.basename(evaluator.exp_dir)}: greedy return "
+                                   f"of each checkpoint ({num_episodes} episodes, seed {seed})",
+                                   base + ".png")
+  printer(f"wrote {base}.csv and {base}.png")
+  return {"csv": base + ".csv", "png": base + ".png"}
 
 
 def resolve_exp_dir(exp_dir: str, repo_root: Optional[str] = None) -> str:

@@ -436,7 +436,21 @@ class Launcher:
     self.summary(code, time.monotonic() - started)
     return code
 
+  def write_training_plot(self) -> None:
+    """Draws EXP/training.png from metrics.jsonl; a failure to plot never fails the run."""
+    path = os.path.join(self.exp_dir, constants.TRAINING_PLOT)
+    try:
+      from sac_system import plotting  # pylint: disable=import-outside-toplevel
+      plotting.plot_training([self.exp_dir], path)
+      log(f"training curves: {path}")
+    except Exception as error:  # pylint: disable=broad-except
+      log(f"could not draw {path}: {type(error).__name__}: {error}")
+
   def summary(self, code: int, elapsed_s: float) -> None:
+    if self.learner is None:
+      log(f"workers {self.worker_ids} done (exit code {code})")
+      return
+    self.write_training_plot()
     self.progress.update()
     state = {0: "finished", 1: "failed"}.get(code, "stopped")
     log(f"run {state} after {elapsed_s / 60:.1f} min: "

@@ -6,10 +6,11 @@
 
 Inputs: the params file and JSON config (they build the eval environment), the exp dir
 (relative to the repo root or absolute), a checkpoint name under EXP/policies/checkpoints (or
-`latest`), the number of episodes and a seed (episode seeds derive from it: same seed, same
-episodes).
+`latest`, or `all` with `--every N`), the number of episodes and a seed (episode seeds derive
+from it: same seed, same episodes).
 Outputs: one line per episode and the mean +- std on stdout; EXP/eval/<ckpt>_seed<seed>.json;
-the video EXP/videos/<ckpt>_seed<seed>.mp4 (rendered headless; --no_video skips it).
+the video EXP/videos/<ckpt>_seed<seed>.mp4 (rendered headless; --no_video skips it). With
+`--checkpoint all`: EXP/eval/all_seed<seed>.csv (train_step, mean, std) and .png.
 Talks to: nothing; it runs alone.
 """
 
@@ -26,7 +27,10 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 flags.DEFINE_string("params", None, "Params .py file defining class TrainParams.")
 flags.DEFINE_string("config", None, "JSON config.")
 flags.DEFINE_string("exp_dir", None, "Experiment directory, e.g. logs/NAME.")
-flags.DEFINE_string("checkpoint", "latest", "Checkpoint name under EXP/policies/checkpoints.")
+flags.DEFINE_string("checkpoint", "latest", "Checkpoint name under EXP/policies/checkpoints, "
+                    "`latest`, or `all` (every --every-th checkpoint: CSV and PNG, no video).")
+flags.DEFINE_integer("every", 1, "With --checkpoint all: evaluate every N-th checkpoint (and the "
+                     "latest).", lower_bound=1)
 flags.DEFINE_integer("num_episodes", 5, "Episodes to run.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed from which the episode seeds derive.", lower_bound=0)
 flags.DEFINE_boolean("no_video", False, "Skip writing the mp4 of the episodes.")
@@ -43,10 +47,18 @@ def main(argv):
   values = flags.FLAGS
   try:
     exp_dir = evaluation.resolve_exp_dir(values.exp_dir, REPO_ROOT)
-    checkpoint = evaluation.resolve_checkpoint(exp_dir, values.checkpoint)
+    everything = values.checkpoint == "all"
+    checkpoint = evaluation.resolve_checkpoint(exp_dir, "latest" if everything
+                                               else values.checkpoint)
     params = load_params(values.params, values.config)
-    evaluation.evaluate_checkpoint(params, exp_dir, checkpoint, values.num_episodes,
-                                   values.seed, not values.no_video, values.params)
+    evaluator = evaluation.CheckpointEvaluator(params, exp_dir, values.params)
+    try:
+      if everything:
+        evaluation.evaluate_all(evaluator, values.every, values.num_episodes, values.seed)
+      else:
+        evaluator.evaluate(checkpoint, values.num_episodes, values.seed, not values.no_video)
+    finally:
+      evaluator.close()
   except UserInputError as error:
     print(f"error: {error}", file=sys.stderr)
     return 2

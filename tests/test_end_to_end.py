@@ -102,6 +102,34 @@ def test_tiny_training_run_with_two_workers(tmp_path):
   assert missing.returncode == 2
   assert "no such checkpoint" in missing.stderr and "policy_checkpoint_0000000200" in missing.stderr
 
+  # a config whose env does not fit the saved policy: one line, exit 2
+  other = tmp_path / "other.json"
+  other.write_text(json.dumps({"env_id": "MountainCarContinuous-v0"}))
+  mismatch = subprocess.run([c if c != config else str(other) for c in command], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+  assert mismatch.returncode == 2
+  assert "does not match the saved policy's" in mismatch.stderr.strip().splitlines()[-1]
+
+  # every checkpoint: a CSV row per checkpoint and a PNG
+  everything = subprocess.run(command[:-6] + ["--num_episodes", "1", "--checkpoint", "all",
+                                              "--seed", "5"],
+                              cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert everything.returncode == 0, everything.stderr[-2000:]
+  rows = open(f"{exp_dir}/eval/all_seed5.csv").read().splitlines()
+  assert rows[0] == "train_step,checkpoint,mean_return,std_return"
+  assert [int(row.split(",")[0]) for row in rows[1:]] == [
+      int(name.rsplit("_", 1)[1]) for name in checkpoints]
+  assert open(f"{exp_dir}/eval/all_seed5.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+  # training curves: written by the launcher at the end, and by the plot script for 2 runs
+  assert open(f"{exp_dir}/training.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+  assert "training curves:" in result.stdout
+  plot = subprocess.run([command[0], "scripts/plot_training.py", exp_dir, exp_dir, "-o",
+                         str(tmp_path / "both.png")], cwd=REPO, capture_output=True, text=True,
+                        timeout=120)
+  assert plot.returncode == 0, plot.stderr
+  assert (tmp_path / "both.png").stat().st_size > 10_000
+
 
 def run_launcher(variables, timeout=60):
   return subprocess.run([os.path.join(REPO, "train_script.sh"), variables], cwd=REPO,

@@ -1,0 +1,163 @@
+"""Plots of training runs and checkpoint evaluations (matplotlib, headless; no TensorFlow).
+
+`plot_training` reads each run's metrics.jsonl and draws, runs overlaid in one colour each:
+greedy eval return (mean across workers, shaded min-max across workers) vs total env steps
+and vs wall time, collection episode return, critic and actor losses, alpha, and the
+curriculum values in force when the run has a curriculum.
+"""
+
+import collections
+import json
+import os
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+
+from sac_system import constants
+from sac_system import metrics
+
+
+def _pyplot():
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  return plt
+
+
+def _save(figure, path: str) -> None:
+  """Writes the figure atomically (a crash never leaves half a PNG)."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  temporary = path + ".partial.png"
+  figure.savefig(temporary, dpi=90)
+  os.replace(temporary, path)
+
+
+def plot_checkpoint_returns(rows: Sequence[Tuple[int, str, float, float]], title: str,
+                            path: str) -> None:
+  """Return (mean +- std) vs train_step for rows of (train_step, checkpoint, mean, std)."""
+  plt = _pyplot()
+  steps = np.array([row[0] for row in rows], dtype=float)
+  means = np.array([row[2] for row in rows])
+  stds = np.array([row[3] for row in rows])
+  figure, axis = plt.subplots(figsize=(7, 4))
+  axis.plot(steps, means, marker="o")
+  axis.fill_between(steps, means - stds, means + stds, alpha=0.25)
+  axis.set(xlabel="train_step", ylabel="greedy episode return", title=title)
+  axis.grid(alpha=0.3)
+  figure.tight_layout()
+  _save(figure, path)
+  plt.close(figure)
+
+
+def _eval_round_length(exp_dir: str) -> int:
+  """Train steps between evaluation rounds, from the run's resolved hyperparameters."""
+  try:
+    with open(os.path.join(exp_dir, constants.RUN_INFO_FILE)) as info_file:
+      hyperparameters = json.load(info_file)["hyperparameters"]
+    return int(hyperparameters["eval_interval"] * hyperparameters["train_steps_per_iteration"])
+  except (OSError, KeyError, ValueError, TypeError):
+    return 1
+
+
+def load_run(exp_dir: str) -> Dict[str, np.ndarray]:
+  """The series `plot_training` draws, from EXP/metrics.jsonl.
+
+  Raises:
+    ValueError: when the run has no metrics yet.
+  """
+  records = metrics.read_records(exp_dir)
+  if not records:
+    raise ValueError(f"{metrics.metrics_path(exp_dir)} has no records")
+  start = min(r["time"] for r in records)
+  learner = [r for r in records if r.get("source") == constants.LEARNER_PROGRAM]
+  workers = [r for r in records if str(r.get("source", "")).startswith("worker_")]
+  learner_times = np.array([r["time"] for r in learner])
+  learner_env_steps = np.array([r["env_steps"] for r in learner])
+
+  def total_env_steps(record):
+    if len(learner_times):
+      return float(np.interp(record["time"], learner_times, learner_env_steps))
+    return float(record["env_steps"])
+
+  series: Dict[str, np.ndarray] = {}
+  round_length = _eval_round_length(exp_dir)
+  rounds = collections.defaultdict(list)
+  for record in workers:
+    if record.get("eval/average_return") is not None:
+      rounds[record["train_step"] // round_length].append(record)
+  rows = []
+  for key in sorted(rounds):
+    group = rounds[key]
+    returns = [r["eval/average_return"] for r in group]
+    rows.append((np.mean([total_env_steps(r) for r in group]),
+                 (np.mean([r["time"] for r in group]) - start) / 60.0,
+                 np.mean(returns), np.min(returns), np.max(returns)))
+  table = np.array(rows).reshape(-1, 5)
+  series.update(eval_env_steps=table[:, 0], eval_minutes=table[:, 1], eval_mean=table[:, 2],
+                eval_min=table[:, 3], eval_max=table[:, 4])
+  collect = [r for r in workers if r.get("collect/average_return") is not None]
+  series["collect_env_steps"] = np.array([total_env_steps(r) for r in collect])
+  series["collect_return"] = np.array([r["collect/average_return"] for r in collect])
+  for key in ("learner/critic_loss", "learner/actor_loss", "learner/alpha"):
+    rows = [(r["train_step"], r[key]) for r in learner if r.get(key) is not None]
+    series[key] = np.array(rows).reshape(-1, 2)
+  curriculum = sorted({k for r in workers for k in r if k.startswith("curriculum/")})
+  for key in curriculum:
+    rows = sorted((r["train_step"], r[key]) for r in workers if r.get(key) is not None)
+    series[key] = np.array(rows).reshape(-1, 2)
+  return series
+
+
+def plot_training(exp_dirs: Sequence[str], path: str) -> str:
+  """Draws the training curves of one or more runs (overlaid) into the PNG `path`."""
+  plt = _pyplot()
+  runs = [(os.path.basename(os.path.normpath(d)), load_run(d)) for d in exp_dirs]
+  curriculum_keys = sorted({k for _, s in runs for k in s if k.startswith("curriculum/")})
+  rows = 3 if curriculum_keys else 2
+  figure, axes = plt.subplots(rows, 3, figsize=(15, 4 * rows), squeeze=False)
+  panels: List[Tuple] = [
+      (axes[0][0], "env steps (all workers)", "greedy eval return"),
+      (axes[0][1], "wall time (minutes)", "greedy eval return"),
+      (axes[0][2], "env steps (all workers)", "collection episode return (last 10)"),
+      (axes[1][0], "train_step", "critic loss"),
+      (axes[1][1], "train_step", "actor loss"),
+      (axes[1][2], "train_step", "alpha"),
+  ]
+  for index, (name, series) in enumerate(runs):
+    color = f"C{index}"
+    axes[0][0].plot(series["eval_env_steps"], series["eval_mean"], color=color, label=name)
+    axes[0][0].fill_between(series["eval_env_steps"], series["eval_min"], series["eval_max"],
+                            color=color, alpha=0.2)
+    axes[0][1].plot(series["eval_minutes"], series["eval_mean"], color=color, label=name)
+    axes[0][1].fill_between(series["eval_minutes"], series["eval_min"], series["eval_max"],
+                            color=color, alpha=0.2)
+    axes[0][2].plot(series["collect_env_steps"], series["collect_return"], color=color,
+                    alpha=0.8, label=name)
+    for axis, key in ((axes[1][0], "learner/critic_loss"), (axes[1][1], "learner/actor_loss"),
+                      (axes[1][2], "learner/alpha")):
+      axis.plot(series[key][:, 0], series[key][:, 1], color=color, label=name)
+    for key_index, key in enumerate(curriculum_keys):
+      if key in series and key_index < 3:
+        axes[2][key_index].step(series[key][:, 0], series[key][:, 1], where="post",
+                                color=color, label=name)
+  for key_index, key in enumerate(curriculum_keys[:3]):
+    panels.append((axes[2][key_index], "train_step", key))
+  for key_index in range(len(curriculum_keys[:3]), 3 if rows == 3 else 0):
+    axes[2][key_index].axis("off")
+  axes[1][0].set_yscale("log")
+  from matplotlib.ticker import FuncFormatter  # pylint: disable=import-outside-toplevel
+  thousands = FuncFormatter(lambda value, _: f"{value / 1000:g}k" if abs(value) >= 1000
+                            else f"{value:g}")
+  for axis, xlabel, ylabel in panels:
+    axis.set(xlabel=xlabel, ylabel=ylabel)
+    axis.grid(alpha=0.3)
+    if xlabel != "wall time (minutes)":
+      axis.xaxis.set_major_formatter(thousands)
+  for axis in (axes[0][0], axes[0][1]):
+    axis.axhline(200, color="gray", linestyle="--", linewidth=0.8)
+  axes[0][0].legend(loc="lower right")
+  figure.suptitle("sac_system: " + ", ".join(name for name, _ in runs))
+  figure.tight_layout()
+  _save(figure, path)
+  plt.close(figure)
+  return path
