@@ -53,6 +53,10 @@ RESTART_BACKOFF_MAX_S = 30.0
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 600.0
 PROGRESS_INTERVAL_S = 5.0
+# Resident memory of one program (TensorFlow + tf-agents + Reverb client), measured on the
+# default Lunar Lander run (workers ~540 MB, learner ~770 MB), for the capacity check.
+PROGRAM_MEMORY_MB = 500
+MAX_WORKERS_PER_CPU = 8
 # What one launcher runs: everything, the head of a multi-node job, or some of its workers.
 ROLE_ALL, ROLE_HEAD, ROLE_WORKERS = "all", "head", "workers"
 
@@ -77,6 +81,31 @@ def pick_free_port() -> int:
   with socket.socket() as probe:
     probe.bind(("", 0))
     return probe.getsockname()[1]
+
+
+def check_capacity(variables: TrainingVariables, allowed_cpus: int,
+                   memory_total_mb: Optional[int] = None) -> None:
+  """Rejects more programs than this machine can ever run: each is a TensorFlow process of
+  about PROGRAM_MEMORY_MB resident memory, and more than MAX_WORKERS_PER_CPU workers per
+  allowed CPU would only thrash.
+
+  Raises:
+    UserInputError: naming SAC_NUM_COLLECT_WORKERS.
+  """
+  workers = variables.num_collect_workers
+  if workers > MAX_WORKERS_PER_CPU * allowed_cpus:
+    raise UserInputError(variables.path, "SAC_NUM_COLLECT_WORKERS",
+                         f"{workers} workers cannot run on the {allowed_cpus} CPU(s) this job "
+                         f"may use (at most {MAX_WORKERS_PER_CPU * allowed_cpus})")
+  if memory_total_mb is None:
+    with open("/proc/meminfo") as meminfo:
+      memory_total_mb = int(next(line for line in meminfo
+                                 if line.startswith("MemTotal")).split()[1]) // 1024
+  needed_mb = (workers + 2) * PROGRAM_MEMORY_MB
+  if needed_mb > memory_total_mb:
+    raise UserInputError(variables.path, "SAC_NUM_COLLECT_WORKERS",
+                         f"{workers} workers and 2 other programs need about {needed_mb} MB "
+                         f"but this machine has {memory_total_mb} MB")
 
 
 def check_exp_dir(exp_dir: str, source: str) -> bool:
@@ -497,6 +526,8 @@ def main(argv=None) -> int:
       worker_ids = [int(i) for i in ids.split(",")]
     else:
       worker_ids = None
+    if args.role != ROLE_WORKERS:
+      check_capacity(variables, len(cpu_allocation.read_allowed_cpus()))
     resuming = check_exp_dir(variables.exp_dir, variables.path)
     if variables.replay_port is not None and args.role != ROLE_WORKERS:
       check_port_free(variables.replay_host, variables.replay_port, variables.path)

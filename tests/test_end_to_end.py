@@ -6,7 +6,6 @@ import glob
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 
@@ -129,78 +128,6 @@ def test_tiny_training_run_with_two_workers(tmp_path):
                         timeout=120)
   assert plot.returncode == 0, plot.stderr
   assert (tmp_path / "both.png").stat().st_size > 10_000
-
-
-def run_launcher(variables, timeout=60):
-  return subprocess.run([os.path.join(REPO, "train_script.sh"), variables], cwd=REPO,
-                        capture_output=True, text=True, timeout=timeout)
-
-
-def bad_config(tmp_path, text):
-  path = tmp_path / "bad.json"
-  path.write_text(text)
-  return str(path)
-
-
-CASES = {
-    "malformed_json": lambda t: (bad_config(t, '{"env_id": "Pendulum-v1",}'), "", "bad.json: malformed JSON"),
-    "unknown_hyperparameter": lambda t: (bad_config(t, json.dumps(
-        {"env_id": "Pendulum-v1", "hyperparameters": {"learning_rate": 1}})), "",
-        "bad.json: hyperparameters.learning_rate: unknown hyperparameter"),
-    "wrong_type": lambda t: (bad_config(t, json.dumps(
-        {"env_id": "Pendulum-v1", "hyperparameters": {"batch_size": "big"}})), "",
-        "bad.json: hyperparameters.batch_size: expected integer"),
-    "unknown_set_state_key": lambda t: (bad_config(t, json.dumps(
-        {"env_id": "Pendulum-v1", "curriculum": {"mass": {"iters": [0], "range": [1, 2]}}})), "",
-        "bad.json: curriculum.mass: unknown set_state key 'mass' for Pendulum-v1; known: g"),
-    "bad_curriculum": lambda t: (bad_config(t, json.dumps(
-        {"env_id": "Pendulum-v1", "curriculum": {"g": {"iters": [5, 1], "range": [9, 10]}}})), "",
-        "bad.json: curriculum.g.iters: iterations must be strictly increasing"),
-    "missing_config": lambda t: (str(t / "nope.json"), "", "SAC_CONFIG: file"),
-    "unknown_variable": lambda t: (write_config(t), "SAC_WORKERS=3\n", "SAC_WORKERS: unknown variable"),
-    "zero_cpus": lambda t: (write_config(t), "SAC_TRAIN_CPUS=0\n", "SAC_TRAIN_CPUS: expected a whole number >= 1"),
-}
-
-
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_input_one_line_error_nothing_started(tmp_path, case):
-  config, extra, expected = CASES[case](tmp_path)
-  variables = write_variables(tmp_path, config, extra=extra)
-  result = run_launcher(variables)
-  assert result.returncode == 2, result.stdout + result.stderr
-  lines = result.stderr.strip().splitlines()
-  assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-  assert expected in lines[0], lines[0]
-  assert not os.path.exists(tmp_path / "logs" / "run")
-  assert not leftover_processes(str(tmp_path / "logs" / "run"))
-
-
-def test_out_of_range_physics_in_a_lunar_lander_curriculum(tmp_path):
-  config = bad_config(tmp_path, json.dumps(
-      {"curriculum": {"gravity": {"iters": [0, 10], "range": [-6.0, -13.0]}}}))
-  variables = write_variables(tmp_path, config).replace("", "")
-  text = open(variables).read().replace("sac_system/gym_params.py",
-                                        "sac_system/lunar_lander_params.py")
-  open(variables, "w").write(text)
-  result = run_launcher(variables)
-  assert result.returncode == 2
-  assert "bad.json: curriculum.gravity: gravity must be in (-12.0, 0.0), got -13.0" in result.stderr
-
-
-def test_port_in_use_and_exp_dir_that_is_a_file(tmp_path):
-  with socket.socket() as busy:
-    busy.bind(("", 0))
-    busy.listen()
-    port = busy.getsockname()[1]
-    variables = write_variables(tmp_path, write_config(tmp_path), extra=f"SAC_REPLAY_PORT={port}\n")
-    result = run_launcher(variables)
-  assert result.returncode == 2
-  assert f"SAC_REPLAY_PORT: port {port} is already in use" in result.stderr
-  (tmp_path / "logs").mkdir()
-  (tmp_path / "logs" / "run").write_text("not a directory")
-  result = run_launcher(write_variables(tmp_path, write_config(tmp_path)))
-  assert result.returncode == 2 and "is not a directory" in result.stderr
-  assert (tmp_path / "logs" / "run").read_text() == "not a directory"
 
 
 def wait_for(predicate, timeout, what):

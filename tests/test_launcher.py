@@ -104,3 +104,20 @@ def test_restart_back_off_and_crash_loop(tmp_path, monkeypatch):
   assert workers_only.supervise_once() is None
   workers_only.workers[0].process = Exited(0)
   assert workers_only.supervise_once() == 0  # a workers-only launcher ends with its workers
+
+
+def test_capacity_check(tmp_path):
+  from sac_system.training_variables import validate_variables
+  base = {"SAC_PARAMS": "p.py", "SAC_CONFIG": "c.json", "SAC_EXP_NAME": "x",
+          "SAC_REVERB_CPUS": "1", "SAC_TRAIN_CPUS": "1", "SAC_COLLECT_WORKER_CPUS": "1"}
+
+  def variables(workers):
+    return validate_variables({**base, "SAC_NUM_COLLECT_WORKERS": str(workers)}, "v.sh",
+                              str(tmp_path), check_files=False)
+
+  launcher.check_capacity(variables(16), allowed_cpus=2, memory_total_mb=24_000)
+  with pytest.raises(UserInputError, match=r"v.sh: SAC_NUM_COLLECT_WORKERS: 17 workers cannot "
+                                           r"run on the 2 CPU\(s\)"):
+    launcher.check_capacity(variables(17), allowed_cpus=2, memory_total_mb=24_000)
+  with pytest.raises(UserInputError, match="need about 5000 MB but this machine has 4000 MB"):
+    launcher.check_capacity(variables(8), allowed_cpus=64, memory_total_mb=4000)

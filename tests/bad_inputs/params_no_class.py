@@ -1,0 +1,4 @@
+"""A params file without the TrainParams class."""
+from sac_system.gym_params import TrainParams as GenericParams
+
+Params = GenericParams

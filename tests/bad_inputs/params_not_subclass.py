@@ -1,0 +1,5 @@
+"""TrainParams that does not derive from TrainParamsBase."""
+
+
+class TrainParams:
+  batch_size = 64

@@ -1,0 +1,2 @@
+"""A params file that raises when imported."""
+raise RuntimeError("this params file is broken on purpose")

@@ -1,0 +1,145 @@
+"""The bad-input corpus (tests/bad_inputs/): every broken variables file, params file and JSON
+config gives one line on stderr naming the file and the key, a non-zero exit within 30 s, no
+process left behind, and an existing exp dir untouched."""
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+
+import pytest
+
+from conftest import REPO, write_config
+
+pytestmark = pytest.mark.slow
+
+CORPUS = os.path.join(REPO, "tests", "bad_inputs")
+GYM = "sac_system/gym_params.py"
+LUNAR = "sac_system/lunar_lander_params.py"
+
+# file in the corpus -> (text the error line must contain, params file for config cases)
+EXPECTED = {
+    "vars_missing_params.sh": ("SAC_PARAMS: missing", None),
+    "vars_empty_config.sh": ("SAC_CONFIG: empty", None),
+    "vars_non_numeric_cpus.sh": ("SAC_TRAIN_CPUS: expected a whole number >= 1, got 'two'", None),
+    "vars_zero_workers.sh": ("SAC_NUM_COLLECT_WORKERS: expected a whole number >= 1", None),
+    "vars_negative_cpus.sh": ("SAC_REVERB_CPUS: expected a whole number >= 1, got '-1'", None),
+    "vars_unknown_variable.sh": ("SAC_WORKERS: unknown variable", None),
+    "vars_bad_port.sh": ("SAC_REPLAY_PORT: expected a port number", None),
+    "vars_bad_exp_name.sh": ("SAC_EXP_NAME: expected letters", None),
+    "vars_shell_error.sh": ("bash could not evaluate the file", None),
+    "vars_missing_params_file.sh": ("SAC_PARAMS: file 'no_such_params.py' not found", None),
+    "vars_too_many_workers.sh": ("SAC_NUM_COLLECT_WORKERS: 5000 workers cannot run", None),
+    "params_no_class.py": ("TrainParams: the params file defines no class TrainParams", None),
+    "params_raises.py": ("importing the params file raised RuntimeError: this params file is "
+                         "broken on purpose", None),
+    "params_not_subclass.py": ("TrainParams: must be a class derived from TrainParamsBase", None),
+    "params_abstract.py": ("TrainParams: does not implement env_ctor", None),
+    "params_env_ctor_raises.py": ("TrainParams.env_ctor: building the collect environment "
+                                  "raised OSError", None),
+    "config_malformed.json": ("malformed JSON at line 2", GYM),
+    "config_not_object.json": ("expected a JSON object, got list", GYM),
+    "config_unknown_hyperparameter.json": ("hyperparameters.learning_rate: unknown "
+                                           "hyperparameter", GYM),
+    "config_wrong_type.json": ("hyperparameters.batch_size: expected integer, got '256'", GYM),
+    "config_impossible_value.json": ("hyperparameters.gamma: must be in [0, 1]", GYM),
+    "config_deadlock.json": ("hyperparameters.min_size_to_sample: 5000 exceeds replay_capacity",
+                             GYM),
+    "config_curriculum_not_increasing.json": ("curriculum.g.iters: iterations must be strictly "
+                                              "increasing", GYM),
+    "config_curriculum_negative.json": ("curriculum.g.iters: iterations must be >= 0", GYM),
+    "config_curriculum_bad_range.json": ("curriculum.g.range: expected two numbers", GYM),
+    "config_curriculum_unknown_param.json": ("curriculum.mass: unknown set_state key 'mass' for "
+                                             "Pendulum-v1; known: g", GYM),
+    "config_unknown_key.json": ("evaluation: unknown key for TrainParams", GYM),
+    "config_unknown_env.json": ("env_id: 'Pendulum-v2' is not a registered gymnasium env", GYM),
+    "config_discrete_env.json": ("needs a continuous Box action space", GYM),
+    "lunar_config_gravity_out_of_range.json": ("curriculum.gravity: gravity must be in "
+                                               "(-12.0, 0.0), got -13.0", LUNAR),
+    "lunar_config_wind_out_of_range.json": ("env_kwargs: wind_power must be in [0.0, 20.0]",
+                                            LUNAR),
+}
+
+
+def test_the_corpus_and_the_table_agree():
+  assert sorted(os.listdir(CORPUS)) == sorted(EXPECTED)
+  assert len(EXPECTED) >= 20
+
+
+def snapshot(directory):
+  state = {}
+  for root, _, files in os.walk(directory):
+    for name in files:
+      path = os.path.join(root, name)
+      with open(path, "rb") as content:
+        state[os.path.relpath(path, directory)] = (os.stat(path).st_mtime_ns,
+                                                   hashlib.sha256(content.read()).hexdigest())
+  return state
+
+
+@pytest.fixture
+def workspace(tmp_path):
+  """A good config and an existing exp dir (logs/existing) that must stay as it is."""
+  existing = tmp_path / "logs" / "existing"
+  (existing / "train").mkdir(parents=True)
+  (existing / "metrics.jsonl").write_text(json.dumps({"source": "learner", "train_step": 7}) + "\n")
+  (existing / "train" / "checkpoint").write_text("earlier run")
+  return tmp_path, write_config(tmp_path), snapshot(existing)
+
+
+def run_case(tmp_path, params, config, variables_template=None, extra=""):
+  template = variables_template or os.path.join(CORPUS, "vars_missing_params.sh")
+  text = open(template).read() if variables_template else (
+      "SAC_PARAMS=@PARAMS@\n" + open(template).read())
+  text = (text.replace("@PARAMS@", params).replace("@CONFIG@", config)
+          .replace("@LOGS@", str(tmp_path / "logs")) + extra)
+  name = os.path.basename(variables_template) if variables_template else "vars.sh"
+  variables = tmp_path / name
+  variables.write_text(text)
+  return subprocess.run([os.path.join(REPO, "train_script.sh"), str(variables)], cwd=REPO,
+                        capture_output=True, text=True, timeout=30)
+
+
+def check_failure(result, tmp_path, before, file_name, expected):
+  assert result.returncode != 0, result.stdout
+  lines = result.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+  assert file_name in lines[0] and expected in lines[0], lines[0]
+  assert snapshot(tmp_path / "logs" / "existing") == before
+  leftover = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True)
+  assert not leftover.stdout.split()
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bad_input(workspace, name):
+  tmp_path, good_config, before = workspace
+  expected, params = EXPECTED[name]
+  path = os.path.join(CORPUS, name)
+  if name.startswith("vars_"):
+    result = run_case(tmp_path, GYM, good_config, variables_template=path)
+  elif name.startswith("params_"):
+    result = run_case(tmp_path, path, good_config)
+  else:
+    result = run_case(tmp_path, params, path)
+  check_failure(result, tmp_path, before, name, expected)
+
+
+def test_port_in_use(workspace):
+  tmp_path, good_config, before = workspace
+  with socket.socket() as busy:
+    busy.bind(("", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    result = run_case(tmp_path, GYM, good_config, extra=f"SAC_REPLAY_PORT={port}\n")
+  check_failure(result, tmp_path, before, "vars.sh",
+                f"SAC_REPLAY_PORT: port {port} is already in use")
+
+
+def test_exp_dir_that_is_a_file(workspace):
+  tmp_path, good_config, before = workspace
+  (tmp_path / "logs" / "afile").write_text("not a directory")
+  result = run_case(tmp_path, GYM, good_config, extra="SAC_EXP_NAME=afile\n")
+  check_failure(result, tmp_path, before, "vars.sh", "SAC_EXP_NAME: ")
+  assert "is not a directory" in result.stderr
+  assert (tmp_path / "logs" / "afile").read_text() == "not a directory"
