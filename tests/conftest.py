@@ -31,11 +31,12 @@ def write_config(directory, hyperparameters=None, **extra):
   return path
 
 
-def write_variables(tmp_path, config, workers=1, name="run", extra=""):
-  """Writes a training-variables file for the generic gym params; exp dir tmp_path/logs/name."""
+def write_variables(tmp_path, config, workers=1, name="run", extra="",
+                    params="sac_system/gym_params.py"):
+  """Writes tmp_path/vars.sh (generic gym params by default); the exp dir is tmp_path/logs/name."""
   path = tmp_path / "vars.sh"
   path.write_text(f"""\
-SAC_PARAMS=sac_system/gym_params.py
+SAC_PARAMS={params}
 SAC_CONFIG={config}
 SAC_EXP_NAME={name}
 SAC_LOGS_DIR={tmp_path}/logs

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, write_config
+from conftest import REPO, write_config, write_variables
 
 pytestmark = pytest.mark.slow
 
@@ -88,17 +88,22 @@ def workspace(tmp_path):
   return tmp_path, write_config(tmp_path), snapshot(existing)
 
 
-def run_case(tmp_path, params, config, variables_template=None, extra=""):
-  template = variables_template or os.path.join(CORPUS, "vars_missing_params.sh")
-  text = open(template).read() if variables_template else (
-      "SAC_PARAMS=@PARAMS@\n" + open(template).read())
-  text = (text.replace("@PARAMS@", params).replace("@CONFIG@", config)
-          .replace("@LOGS@", str(tmp_path / "logs")) + extra)
-  name = os.path.basename(variables_template) if variables_template else "vars.sh"
-  variables = tmp_path / name
-  variables.write_text(text)
+def launch(variables):
   return subprocess.run([os.path.join(REPO, "train_script.sh"), str(variables)], cwd=REPO,
                         capture_output=True, text=True, timeout=30)
+
+
+def run_case(tmp_path, params, config, extra=""):
+  """Good variables naming `params` and `config`, for the run whose exp dir already exists."""
+  return launch(write_variables(tmp_path, config, name="existing", extra=extra, params=params))
+
+
+def run_variables_case(tmp_path, template, config):
+  """A broken variables file from the corpus, its placeholders filled in."""
+  variables = tmp_path / os.path.basename(template)
+  variables.write_text(open(template).read().replace("@PARAMS@", GYM)
+                       .replace("@CONFIG@", config).replace("@LOGS@", str(tmp_path / "logs")))
+  return launch(variables)
 
 
 def check_failure(result, tmp_path, before, file_name, expected):
@@ -117,7 +122,7 @@ def test_bad_input(workspace, name):
   expected, params = EXPECTED[name]
   path = os.path.join(CORPUS, name)
   if name.startswith("vars_"):
-    result = run_case(tmp_path, GYM, good_config, variables_template=path)
+    result = run_variables_case(tmp_path, path, good_config)
   elif name.startswith("params_"):
     result = run_case(tmp_path, path, good_config)
   else:
@@ -139,7 +144,7 @@ def test_port_in_use(workspace):
 def test_exp_dir_that_is_a_file(workspace):
   tmp_path, good_config, before = workspace
   (tmp_path / "logs" / "afile").write_text("not a directory")
-  result = run_case(tmp_path, GYM, good_config, extra="SAC_EXP_NAME=afile\n")
+  result = launch(write_variables(tmp_path, good_config, name="afile"))
   check_failure(result, tmp_path, before, "vars.sh", "SAC_EXP_NAME: ")
   assert "is not a directory" in result.stderr
   assert (tmp_path / "logs" / "afile").read_text() == "not a directory"
