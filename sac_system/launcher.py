@@ -57,6 +57,8 @@ PROGRESS_INTERVAL_S = 5.0
 # default Lunar Lander run (workers ~540 MB, learner ~770 MB), for the capacity check.
 PROGRAM_MEMORY_MB = 500
 MAX_WORKERS_PER_CPU = 8
+# Below this much free disk space a run would soon fail writing checkpoints: refuse to start.
+MIN_FREE_DISK_MB = 512
 # What one launcher runs: everything, the head of a multi-node job, or some of its workers.
 ROLE_ALL, ROLE_HEAD, ROLE_WORKERS = "all", "head", "workers"
 
@@ -117,7 +119,24 @@ def check_exp_dir(exp_dir: str, source: str) -> bool:
     parent = os.path.dirname(parent)
   if not os.access(parent, os.W_OK | os.X_OK):
     raise UserInputError(source, "SAC_LOGS_DIR", f"cannot write to {parent}")
+  free_mb = shutil.disk_usage(parent).free // 2**20
+  if free_mb < MIN_FREE_DISK_MB:
+    raise UserInputError(source, "SAC_LOGS_DIR", f"only {free_mb} MB free on the disk of "
+                         f"{parent}; a run needs at least {MIN_FREE_DISK_MB} MB for checkpoints")
   return os.path.isdir(exp_dir)
+
+
+def move_aside(exp_dir: str) -> str:
+  """Renames an existing exp dir to `<exp_dir>.old-<time>` (never deletes it); returns the
+  new name."""
+  stamp = time.strftime("%Y%m%d-%H%M%S")
+  target = f"{exp_dir}.old-{stamp}"
+  suffix = 1
+  while os.path.exists(target):
+    target = f"{exp_dir}.old-{stamp}-{suffix}"
+    suffix += 1
+  os.rename(exp_dir, target)
+  return target
 
 
 def check_params(variables: TrainingVariables):
@@ -511,6 +530,9 @@ def main(argv=None) -> int:
   parser.add_argument("--replay_address", help="host:port of the replay server (workers)")
   parser.add_argument("--worker_ids", help="comma-separated worker ids (workers; default: "
                                            "$SLURM_PROCID)")
+  parser.add_argument("--fresh", action="store_true",
+                      help="start over: move an existing exp dir aside to <dir>.old-<time> "
+                           "(it is never deleted) instead of resuming it")
   args = parser.parse_args(argv)
   try:
     variables = load_training_variables(args.variables, REPO_ROOT)
@@ -550,6 +572,9 @@ def main(argv=None) -> int:
     log(f"workers {worker_ids} of the run in {variables.exp_dir} on "
         f"{socket.gethostname()}, replay server at {args.replay_address}; CPU plan:")
   else:
+    if resuming and args.fresh:
+      log(f"--fresh: moved the previous run aside to {move_aside(variables.exp_dir)}")
+      resuming = False
     launcher.prepare_exp_dir(resuming)
     with open(os.path.join(variables.exp_dir, constants.CPU_PLAN_FILE), "w") as plan_file:
       json.dump(plan.to_json(), plan_file, indent=2)

@@ -34,6 +34,24 @@ IN_FLIGHT_BATCHES = 2
 REPLAY_SERVER_TIMEOUT_S = 300.0
 
 
+class AtomicPolicySavedModelTrigger(triggers.PolicySavedModelTrigger):
+  """Writes each policy checkpoint under a temporary name and renames it into place, so a
+  crash mid-write never leaves a half-written `policy_checkpoint_%010d` that run.py or a
+  resume would pick up (tf-agents' trigger writes into the final directory)."""
+
+  def _save_fn(self) -> None:
+    self._agent.post_process_policy()
+    name = constants.POLICY_CHECKPOINT_FORMAT % self._train_step.numpy()
+    final = os.path.join(self._checkpoint_dir, name)
+    partial = os.path.join(self._checkpoint_dir, "." + name + ".partial")
+    if tf.io.gfile.exists(partial):
+      tf.io.gfile.rmtree(partial)
+    self._raw_policy_saver.save_checkpoint(partial)
+    if tf.io.gfile.exists(final):
+      tf.io.gfile.rmtree(final)  # the same train_step saved again (a forced final save)
+    os.replace(partial, final)
+
+
 class SacLearner:
   """Trains the agent of `params` from the replay table at `server_address`."""
 
@@ -55,7 +73,7 @@ class SacLearner:
     self.reporter = reporter
     self.train_step = train_utils.create_train_step()
     self.agent = params.build_agent(self.train_step)
-    self._policy_trigger = triggers.PolicySavedModelTrigger(
+    self._policy_trigger = AtomicPolicySavedModelTrigger(
         os.path.join(exp_dir, constants.POLICIES_DIR), self.agent, self.train_step,
         interval=params.policy_checkpoint_interval)
     # The dataset is passed to `run` rather than to the Learner, so that an iterator ended by

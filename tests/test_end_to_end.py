@@ -176,6 +176,19 @@ def test_ctrl_c_stops_everything_and_the_same_command_resumes(tmp_path):
   assert restored >= 100  # the replay data of the first run came back
   assert not leftover_processes(exp_dir)
 
+  # --fresh starts over and moves the old run aside, never deleting it
+  old_metrics = open(f"{exp_dir}/metrics.jsonl").read()
+  process = subprocess.Popen([os.path.join(REPO, "run_script.sh"), variables, "--fresh"],
+                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  wait_for(lambda: os.path.exists(f"{exp_dir}/run_info.json")
+           and not json.load(open(f"{exp_dir}/run_info.json"))["resumed"], 120, "the fresh run")
+  process.send_signal(signal.SIGTERM)
+  output, _ = process.communicate(timeout=60)
+  assert "--fresh: moved the previous run aside to" in output and "new run in" in output
+  moved = glob.glob(f"{exp_dir}.old-*")
+  assert len(moved) == 1 and open(f"{moved[0]}/metrics.jsonl").read() == old_metrics
+  assert not leftover_processes(exp_dir)
+
 
 def pids_of(script, exp_dir):
   result = subprocess.run(["pgrep", "-f", f"{script}.*{exp_dir}"], capture_output=True, text=True)

@@ -74,8 +74,12 @@ def test_worker_collects_and_learner_trains_and_worker_pulls_new_weights(params,
   learner.save()
   record = metrics.read_records(exp_dir, constants.LEARNER_PROGRAM)[-1]
   assert record["train_step"] == learner.step and np.isfinite(record["learner/critic_loss"])
-  assert os.path.isdir(os.path.join(
-      exp_dir, "policies", "checkpoints", constants.POLICY_CHECKPOINT_FORMAT % learner.step))
+  checkpoints = os.path.join(exp_dir, "policies", "checkpoints")
+  assert os.path.isdir(os.path.join(checkpoints,
+                                    constants.POLICY_CHECKPOINT_FORMAT % learner.step))
+  assert not [name for name in os.listdir(checkpoints) if "partial" in name]
+  learner.save()  # saving the same train_step again replaces it in place
+  assert sorted(os.listdir(checkpoints))[-1] == constants.POLICY_CHECKPOINT_FORMAT % learner.step
 
 
 def test_learner_resumes_from_its_checkpoint(params, server, tmp_path):

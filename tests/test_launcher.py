@@ -121,3 +121,23 @@ def test_capacity_check(tmp_path):
     launcher.check_capacity(variables(17), allowed_cpus=2, memory_total_mb=24_000)
   with pytest.raises(UserInputError, match="need about 5000 MB but this machine has 4000 MB"):
     launcher.check_capacity(variables(8), allowed_cpus=64, memory_total_mb=4000)
+
+
+def test_move_aside_keeps_the_old_run(tmp_path):
+  run = tmp_path / "run"
+  (run / "train").mkdir(parents=True)
+  (run / "train" / "checkpoint").write_text("old")
+  first = launcher.move_aside(str(run))
+  run.mkdir()
+  second = launcher.move_aside(str(run))
+  assert first != second and not run.exists()
+  assert open(os.path.join(first, "train", "checkpoint")).read() == "old"
+  assert os.path.basename(first).startswith("run.old-")
+
+
+def test_too_little_disk_space_is_refused(tmp_path, monkeypatch):
+  usage = launcher.shutil.disk_usage(str(tmp_path))
+  monkeypatch.setattr(launcher.shutil, "disk_usage",
+                      lambda _: usage._replace(free=100 * 2**20))
+  with pytest.raises(UserInputError, match="SAC_LOGS_DIR: only 100 MB free"):
+    launcher.check_exp_dir(str(tmp_path / "run"), "v.sh")
