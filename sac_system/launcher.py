@@ -185,13 +185,12 @@ class Program:
   """One supervised program: its command, CPUs, log file and restart history."""
 
   def __init__(self, name: str, argv: List[str], cpus, log_path: str,
-               extra_env: Optional[Dict[str, str]] = None, restartable: bool = True):
+               extra_env: Optional[Dict[str, str]] = None):
     self.name = name
     self.argv = argv
     self.cpus = tuple(cpus)
     self.log_path = log_path
     self.extra_env = extra_env or {}
-    self.restartable = restartable
     self.process: Optional[subprocess.Popen] = None
     self.restarts = 0
     self.restart_times: List[float] = []

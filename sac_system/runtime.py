@@ -57,9 +57,6 @@ class StopFlag:
       self._logger.info("received %s: stopping at the next safe point", self.signal_name)
     self._event.set()
 
-  def set(self) -> None:
-    self._event.set()
-
   def __bool__(self) -> bool:
     return self._event.is_set()
 
