@@ -21,6 +21,10 @@ from tf_agents.specs import array_spec
 from tf_agents.trajectories import time_step as ts
 
 
+class UnsupportedEnvError(ValueError):
+  """The gymnasium env's spaces are not ones SAC can train on."""
+
+
 class GymnasiumEnvironment(py_environment.PyEnvironment):
   """A registered gymnasium env with a `Box` action space, as a tf-agents `PyEnvironment`.
 
@@ -40,7 +44,7 @@ class GymnasiumEnvironment(py_environment.PyEnvironment):
       render_mode: gymnasium render mode ("rgb_array" for videos).
 
     Raises:
-      ValueError: if the env does not have a continuous (`Box`) action space.
+      UnsupportedEnvError: if the env does not have Box action and observation spaces.
     """
     super().__init__(handle_auto_reset=True)
     self._env_id = env_id
@@ -49,10 +53,10 @@ class GymnasiumEnvironment(py_environment.PyEnvironment):
     self._render_mode = render_mode
     self._env = self._make(self._env_kwargs)
     if not isinstance(self._env.action_space, gym.spaces.Box):
-      raise ValueError(f"{env_id} has action space {self._env.action_space}; SAC needs a "
+      raise UnsupportedEnvError(f"{env_id} has action space {self._env.action_space}; SAC needs a "
                        f"continuous Box action space")
     if not isinstance(self._env.observation_space, gym.spaces.Box):
-      raise ValueError(f"{env_id} has observation space {self._env.observation_space}; "
+      raise UnsupportedEnvError(f"{env_id} has observation space {self._env.observation_space}; "
                        f"only Box observations are supported")
     space = self._env.action_space
     self._action_spec = array_spec.BoundedArraySpec(

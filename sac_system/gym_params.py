@@ -29,24 +29,19 @@ class TrainParams(TrainParamsBase):
     if env_id not in gymnasium.registry:
       raise UserInputError(config_path, "env_id", f"{env_id!r} is not a registered gymnasium env")
     check_env_config(self)
-    # Build the env once so that a discrete env or bad keyword arguments are reported against
-    # the config's keys rather than later, as a failure of env_ctor.
-    for key in ("env_kwargs", "eval_env_kwargs"):
-      kwargs = {**self.env_config.get("env_kwargs", {}), **self.env_config.get(key, {})}
-      try:
-        env = gymnasium.make(env_id, **kwargs)
-      except Exception as error:  # gymnasium and the env's constructor raise many types.
-        raise UserInputError(config_path, key, f"{env_id} rejects {kwargs}: "
-                             f"{type(error).__name__}: {error}") from None
-      space = env.action_space
-      env.close()
-      if not isinstance(space, gymnasium.spaces.Box):
-        raise UserInputError(config_path, "env_id", f"{env_id} has action space {space}; SAC "
-                             "needs a continuous Box action space")
 
   def env_ctor(self, *args, **kwargs):
-    from sac_system.gym_env import GymnasiumEnvironment  # pylint: disable=import-outside-toplevel
-    return GymnasiumEnvironment(*args, **kwargs)
+    """Builds the env; what it rejects is reported against the config's keys (the launcher
+    builds both envs before anything starts), not as a failure of this method."""
+    from sac_system.gym_env import GymnasiumEnvironment, UnsupportedEnvError  # pylint: disable=import-outside-toplevel
+    try:
+      return GymnasiumEnvironment(*args, **kwargs)
+    except UnsupportedEnvError as error:
+      raise UserInputError(self.config_path, "env_id", str(error)) from None
+    except Exception as error:  # gymnasium and the env's constructor raise many types.
+      raise UserInputError(self.config_path, "env_kwargs",
+                           f"{args[0]} rejects {kwargs.get('env_kwargs')}: "
+                           f"{type(error).__name__}: {error}") from None
 
   def collect_env_args_kwargs(self):
     return (self.env_config["env_id"],), {

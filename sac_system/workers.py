@@ -137,8 +137,8 @@ class Worker:
         `variable_source` and `replay_writer` are given (tests).
       variable_source: Has `ready()` and `pull() -> train_step`; defaults to the variable
         table at `server_address`.
-      replay_writer: Observer that stores trajectories and has `wait_until_written`;
-        defaults to a `ReplayWriter` on `server_address`.
+      replay_writer: Observer that stores trajectories and has `wait_until_written` and
+        `close`; defaults to a `ReplayWriter` on `server_address`.
       reporter: A `metrics.MetricsReporter`, or None for no reports.
       logger: Where progress is logged.
     """
@@ -306,5 +306,4 @@ class Worker:
         count += 1
       self.report_collection(self.last_train_step)
     finally:
-      if hasattr(self.replay_writer, "close"):
-        self.replay_writer.close()
+      self.replay_writer.close()

@@ -159,3 +159,21 @@ def test_lunar_lander_seeded_episodes_repeat():
       total += float(time_step.reward)
     returns.append(total)
   assert returns[0] == returns[1]
+
+
+def test_generic_params_report_unusable_envs_against_the_config(tmp_path):
+  import json
+  from conftest import REPO
+  from sac_system.errors import UserInputError
+  from sac_system.train_params_base import load_params
+  gym_params = f"{REPO}/sac_system/gym_params.py"
+  for content, key, words in (
+      ({"env_id": "CartPole-v1"}, "env_id", "needs a continuous Box action space"),
+      ({"env_id": "Pendulum-v1", "env_kwargs": {"mass": 2}}, "env_kwargs",
+       "Pendulum-v1 rejects {'mass': 2}: TypeError")):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps(content))
+    params = load_params(gym_params, str(config))
+    with pytest.raises(UserInputError) as error:
+      params.make_collect_env()
+    assert str(error.value).startswith(f"{config}: {key}: ") and words in str(error.value)

@@ -126,6 +126,9 @@ class RecordingWriter:
   def wait_until_written(self, timeout_ms):
     del timeout_ms
 
+  def close(self):
+    self.closed = True
+
 
 def test_worker_loop_curriculum_evaluation_and_end(tmp_path):
   config = write_config(tmp_path, {"eval_interval": 3, "train_steps_per_iteration": 10,
@@ -162,6 +165,7 @@ def test_worker_loop_curriculum_evaluation_and_end(tmp_path):
   assert len(writer.trajectories) >= 7 * params.collect_steps_per_iteration
   # before train_step 0 ends the worker acts at random; afterwards with the collect policy
   assert source.pulls == 8
+  assert writer.closed
 
 
 def test_replay_items_are_single_transitions_that_never_span_episodes(params):
