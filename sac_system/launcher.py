@@ -143,8 +143,8 @@ def move_aside(exp_dir: str) -> str:
 # Hyperparameters a resumed run must keep: they define the Reverb tables (a replay checkpoint
 # restores only into identical tables) or the shapes in the learner checkpoint.
 RESUME_FIXED_HYPERPARAMETERS = ("replay_capacity", "samples_per_insert", "min_size_to_sample",
-                                "rate_limiter_slack_items", "actor_fc_layers",
-                                "critic_joint_fc_layers")
+                                "rate_limiter_slack_items", "envs_per_worker",
+                                "actor_fc_layers", "critic_joint_fc_layers")
 
 
 def check_resume_compatible(variables: TrainingVariables, params) -> None:

@@ -74,7 +74,7 @@ class SacLearner:
     self.reporter = reporter
     self.train_step = train_utils.create_train_step()
     self.agent = params.build_agent(self.train_step)
-    self._codec = TransitionCodec(self.agent.collect_data_spec)
+    self._codec = TransitionCodec(self.agent.collect_data_spec, params.envs_per_worker)
     self._policy_trigger = AtomicPolicySavedModelTrigger(
         os.path.join(exp_dir, constants.POLICIES_DIR), self.agent, self.train_step,
         interval=params.policy_checkpoint_interval)
@@ -108,23 +108,27 @@ class SacLearner:
     self._variable_table.push()
 
   def make_dataset(self) -> tf.data.Dataset:
-    """Minibatches of 2-step trajectories from the replay table, as (experience, info).
+    """Minibatches of 2-step trajectories from the replay table, as (experience, ()).
 
-    One Reverb sample stream of packed transitions (`transitions.py`), batched by tf.data and
-    unpacked a whole minibatch at a time. tf-agents' `ReverbReplayBuffer.as_dataset`
-    interleaves up to 32 streams of per-column items instead, which on one CPU samples several
-    times slower (benchmarks/README.md).
+    One Reverb sample stream of items of `envs_per_worker` packed transitions
+    (`transitions.py`); tf.data regroups their rows into minibatches of `batch_size`
+    transitions, unpacked a whole minibatch at a time. tf-agents'
+    `ReverbReplayBuffer.as_dataset` interleaves up to 32 streams of per-column items instead,
+    which on one CPU samples several times slower (benchmarks/README.md).
     """
     column = self._codec.item_signature()[TRANSITION_COLUMN]
+    items_per_batch = self.params.items_of(self.params.batch_size)
     dataset = reverb.TrajectoryDataset(
         self.server_address, constants.REPLAY_TABLE,
         dtypes={TRANSITION_COLUMN: column.dtype},
         shapes={TRANSITION_COLUMN: tf.TensorShape([1]).concatenate(column.shape[1:])},
-        max_in_flight_samples_per_worker=IN_FLIGHT_BATCHES * self.params.batch_size,
+        max_in_flight_samples_per_worker=IN_FLIGHT_BATCHES * items_per_batch,
         rate_limiter_timeout_ms=SAMPLE_TIMEOUT_MS)
-    dataset = dataset.batch(self.params.batch_size, drop_remainder=True)
-    dataset = dataset.map(lambda sample: (
-        self._codec.unpack(sample.data[TRANSITION_COLUMN][:, 0]), sample.info))
+    # Each item: [1, envs_per_worker, size] -> its rows; rebatch cuts the stream of rows into
+    # minibatches (an item may straddle two of them).
+    dataset = dataset.map(lambda sample: sample.data[TRANSITION_COLUMN][0])
+    dataset = dataset.rebatch(self.params.batch_size, drop_remainder=True)
+    dataset = dataset.map(lambda rows: (self._codec.unpack(rows), ()))
     return dataset.prefetch(PREFETCH_BATCHES)
 
   def _make_iterator(self):
@@ -168,7 +172,8 @@ class SacLearner:
       return
     self.logger.info("waiting for experience from the workers: the replay table holds %d "
                      "transitions (sampling starts at min_size_to_sample=%d; then the rate "
-                     "limiter keeps %.1f samples per insert)", info.current_size,
+                     "limiter keeps %.1f samples per insert)",
+                     replay.transitions_stored(info, self.params.envs_per_worker),
                      self.params.min_size_to_sample, self.params.samples_per_insert)
 
   def report(self) -> None:
@@ -188,8 +193,8 @@ class SacLearner:
     values["learner/alpha"] = float(tf.exp(self.agent._log_alpha))  # pylint: disable=protected-access
     info = self._table_info()
     if info is not None:
-      values["replay/size"] = info.current_size
-      self._env_steps = replay.inserts_completed(info)
+      values["replay/size"] = replay.transitions_stored(info, self.params.envs_per_worker)
+      self._env_steps = replay.inserts_completed(info, self.params.envs_per_worker)
     self.reporter.report(step, self.iteration, self._env_steps, values)
     self._last_report = (now, step)
 

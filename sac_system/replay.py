@@ -1,9 +1,10 @@
 """The Reverb tables of a run and the replay server that holds them (DESIGN §2).
 
-- Replay table (`constants.REPLAY_TABLE`): packed transitions (`transitions.py`), uniform
-  sampler, FIFO remover, `max_size = replay_capacity`, and a `SampleToInsertRatio` rate
-  limiter with `samples_per_insert` and `min_size_to_sample`, which fixes the update-to-data
-  ratio whatever the number and speed of the workers.
+- Replay table (`constants.REPLAY_TABLE`): items of `envs_per_worker` packed transitions
+  (`transitions.py`), uniform sampler, FIFO remover, `max_size` = the items within
+  `replay_capacity` transitions, and a `SampleToInsertRatio` rate limiter with
+  `samples_per_insert` and `min_size_to_sample` (converted to items), which fixes the
+  update-to-data ratio whatever the number and speed of the workers.
 - Variable table (`constants.VARIABLE_TABLE`): the learner's policy weights and train_step,
   `max_size=1`, so a pull always gets the latest push.
 
@@ -33,9 +34,9 @@ def make_tables(params, agent, train_step):
       remover=reverb.selectors.Fifo(),
       rate_limiter=reverb.rate_limiters.SampleToInsertRatio(
           samples_per_insert=params.samples_per_insert,
-          min_size_to_sample=params.min_size_to_sample,
+          min_size_to_sample=params.items_of(params.min_size_to_sample),
           error_buffer=params.rate_limiter_error_buffer),
-      max_size=params.replay_capacity,
+      max_size=params.replay_capacity_items,
       max_times_sampled=0,
       signature=params.replay_signature(agent))
   variables = params.policy_variables(agent, train_step)
@@ -79,9 +80,14 @@ def replay_table_info(server_address: str, timeout_s: int = 10):
   return info[constants.REPLAY_TABLE]
 
 
-def inserts_completed(table_info) -> int:
+def inserts_completed(table_info, envs_per_worker: int) -> int:
   """Transitions ever inserted into the table, from its rate limiter's counters."""
-  return int(table_info.rate_limiter_info.insert_stats.completed)
+  return int(table_info.rate_limiter_info.insert_stats.completed) * envs_per_worker
+
+
+def transitions_stored(table_info, envs_per_worker: int) -> int:
+  """Transitions the table holds now (each item holds `envs_per_worker`)."""
+  return int(table_info.current_size) * envs_per_worker
 
 
 class VariableTable:

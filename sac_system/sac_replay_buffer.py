@@ -31,7 +31,8 @@ def main(argv):
   client = server.localhost_client()
 
   def table_size():
-    return client.server_info()[constants.REPLAY_TABLE].current_size
+    return replay.transitions_stored(client.server_info()[constants.REPLAY_TABLE],
+                                     params.envs_per_worker)
 
   logger.info("replay server up on port %d; the replay table holds %d transitions (restored "
               "from %s/%s when a checkpoint was there)", server.port, table_size(),

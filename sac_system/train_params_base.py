@@ -76,7 +76,8 @@ class TrainParamsBase(abc.ABC):
   batch_size (256 / 256 = one gradient step per env step)."""
   rate_limiter_slack_items: int = 1000
   """How many transitions inserts may run ahead of, or behind, the exact samples_per_insert
-  ratio before Reverb blocks the faster side (the rate limiter's error buffer, in items)."""
+  ratio before Reverb blocks the faster side (the rate limiter's error buffer; rounded up to
+  whole items of envs_per_worker transitions)."""
   min_size_to_sample: int = 10_000
   """Warm-up: transitions in the table before the learner samples. Until the learner's
   first update (train_step 0) workers act uniformly at random."""
@@ -88,9 +89,17 @@ class TrainParamsBase(abc.ABC):
   num_iterations: int = 1500
   """Iterations to train; the run ends at train_step = num_iterations * train_steps_per_iteration."""
   collect_steps_per_iteration: int = 50
-  """Env steps each worker collects between two pulls of the learner's weights. Each chunk
-  is flushed to Reverb before the next; above ~64 unconfirmed items Reverb's writer logs an
-  "alarmingly high" warning on every 10th item while the rate limiter holds them."""
+  """Env steps each worker collects between two pulls of the learner's weights, rounded up
+  to whole vector steps of its `envs_per_worker` envs. Each chunk is flushed to Reverb before
+  the next; above ~64 unconfirmed items Reverb's writer logs an "alarmingly high" warning on
+  every 10th item while the rate limiter holds them."""
+  envs_per_worker: int = 1
+  """Collection environments each worker steps in lockstep, acting for all of them with one
+  batched policy call. Each replay item holds one transition from every one of them (see
+  `transitions.py`): Reverb's cost is per item (~1.6 KB of server memory and one `CreateItem`
+  call), so 32 envs per worker store a transition in ~1/10 of the memory and write it ~20x
+  faster than 1 (benchmarks/README.md). Replay sizes, the warm-up and the rate limiter's
+  slack stay counted in transitions."""
   eval_interval: int = 50
   """Iterations between greedy evaluations on each worker's eval env."""
   eval_episodes: int = 10
@@ -175,7 +184,8 @@ class TrainParamsBase(abc.ABC):
     for name in ("batch_size", "replay_capacity", "min_size_to_sample", "target_update_period",
                  "train_steps_per_iteration", "num_iterations", "collect_steps_per_iteration",
                  "eval_interval", "eval_episodes", "policy_checkpoint_interval",
-                 "learner_checkpoint_interval", "summary_interval", "rate_limiter_slack_items"):
+                 "learner_checkpoint_interval", "summary_interval", "rate_limiter_slack_items",
+                 "envs_per_worker"):
       if getattr(self, name) < 1:
         fail(name, f"must be >= 1, got {getattr(self, name)}")
     for name in ("actor_learning_rate", "critic_learning_rate", "alpha_learning_rate",
@@ -201,6 +211,9 @@ class TrainParamsBase(abc.ABC):
            f"{self.replay_capacity}: the learner would wait forever")
     if self.batch_size > self.replay_capacity:
       fail("batch_size", f"{self.batch_size} exceeds replay_capacity {self.replay_capacity}")
+    if self.envs_per_worker > self.replay_capacity:
+      fail("envs_per_worker", f"{self.envs_per_worker} exceeds replay_capacity "
+           f"{self.replay_capacity}: one replay item holds a transition from every env")
 
   @property
   def total_train_steps(self) -> int:
@@ -211,11 +224,23 @@ class TrainParamsBase(abc.ABC):
     """The iteration index that a pulled `train_step` corresponds to."""
     return int(train_step) // self.train_steps_per_iteration
 
+  # The replay table counts items of `envs_per_worker` transitions; the learner uses every
+  # transition of each sampled item, so samples per insert is the same number for items as
+  # for transitions.
+  def items_of(self, transitions: int) -> int:
+    """Replay items holding at least `transitions` transitions (at least 1)."""
+    return max(1, -(-int(transitions) // self.envs_per_worker))
+
+  @property
+  def replay_capacity_items(self) -> int:
+    """The replay table's `max_size`: whole items within replay_capacity transitions."""
+    return max(1, self.replay_capacity // self.envs_per_worker)
+
   @property
   def rate_limiter_error_buffer(self) -> float:
     """Reverb's `error_buffer` (in samples): the slack in items times samples_per_insert,
     never below the 2 * max(1, samples_per_insert) range that Reverb requires."""
-    return max(self.rate_limiter_slack_items * self.samples_per_insert,
+    return max(self.items_of(self.rate_limiter_slack_items) * self.samples_per_insert,
                max(1.0, self.samples_per_insert))
 
   def hyperparameters(self) -> Dict[str, Any]:
@@ -312,7 +337,7 @@ class TrainParamsBase(abc.ABC):
     """The replay table's signature: packed transitions of the agent's collect_data_spec
     (see `transitions.py`)."""
     from sac_system.transitions import TransitionCodec  # pylint: disable=import-outside-toplevel
-    return TransitionCodec(agent.collect_data_spec).item_signature()
+    return TransitionCodec(agent.collect_data_spec, self.envs_per_worker).item_signature()
 
   def policy_variables(self, agent, train_step):
     """The nest pushed to the variable table: actor weights and train_step."""

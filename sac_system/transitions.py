@@ -1,13 +1,19 @@
-"""Replay items as packed transitions: one float32 vector per transition.
+"""Replay items: one packed float32 row per transition, one row per env of a worker per item.
 
-A transition is the 2-step window of the agent's `collect_data_spec` trajectory that SAC
-trains on (what tf-agents' `to_transition` reads from a `[B, 2, ...]` batch). Reverb stores,
-compresses and samples every column of an item separately, so the straightforward item (the
-trajectory's ~7 columns over 2 steps) costs ~14 small chunks per sample and ~4 KB of server
-memory per transition (measured: benchmarks/README.md). Here every leaf of both steps is
-flattened and cast into one float32 vector, stored as a 1-step item in a single column; the
-learner's dataset unpacks whole minibatches back into the `[B, 2, ...]` trajectories that
-`SacAgent.train` expects.
+A transition is what SAC trains on: tf-agents' `to_transition` of a 2-step window reads every
+field of the first step (step type, observation, action, policy info, next step type, reward,
+discount) and only the observation of the second. A packed transition is exactly those
+values, flattened and cast into one float32 row of `size` values (22 for Lunar Lander: 88
+bytes); the learner's dataset unpacks whole minibatches back into the `[B, 2, ...]`
+trajectories that `SacAgent.train` expects, with the second step's unread fields zero.
+
+Reverb's cost is per item and per column, not per byte (benchmarks/README.md: ~1.6 KB of
+server memory and a `CreateItem` call per item, whatever its size), so an item holds one
+transition from each of a worker's `envs_per_worker` environments, taken at the same vector
+step: a single `[envs_per_worker, size]` column. The learner uses every row of every item it
+samples. Items are sampled uniformly and all hold the same number of transitions, so every
+stored transition is equally likely to be trained on, and the rows of one item come from
+independent episodes of different environments (not consecutive steps of one episode).
 
 Packing is exact for the leaves SAC trajectories have (float32 observations, actions,
 rewards and discounts; step types 0/1/2).
@@ -20,16 +26,20 @@ import numpy as np
 # The replay table's single column, and the version of this format (run_info.json records it:
 # replay checkpoints of another format cannot be restored into this table).
 COLUMN = "transition"
-REPLAY_FORMAT = 2
+REPLAY_FORMAT = 3
 
 
 class TransitionCodec:
-  """Packs trajectory steps into transition vectors (numpy) and unpacks minibatches (TF)."""
+  """Packs transitions into float32 rows (numpy) and unpacks minibatches (TF)."""
 
-  def __init__(self, collect_data_spec):
-    """Args: collect_data_spec: the agent's trajectory spec (a nest of TensorSpecs)."""
+  def __init__(self, collect_data_spec, envs_per_worker: int = 1):
+    """Args:
+      collect_data_spec: the agent's trajectory spec (a nest of TensorSpecs).
+      envs_per_worker: rows (transitions) per replay item.
+    """
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     self._spec = collect_data_spec
+    self.envs_per_worker = int(envs_per_worker)
     leaves = tf.nest.flatten(collect_data_spec)
     for leaf in leaves:
       if not (leaf.dtype.is_floating or leaf.dtype.is_integer):
@@ -38,35 +48,60 @@ class TransitionCodec:
     self._dtypes = [leaf.dtype for leaf in leaves]
     self._sizes = [int(np.prod(shape)) for shape in self._shapes]
     self.step_size = int(sum(self._sizes))
-    self.size = 2 * self.step_size
+    # Which leaves are the observation: the second step contributes only those. A trajectory
+    # flattens field by field, in the order of its fields.
+    self._is_observation = [
+        name == "observation" for name in collect_data_spec._fields
+        for _ in tf.nest.flatten(getattr(collect_data_spec, name))]
+    assert len(self._is_observation) == len(leaves)
+    self.observation_size = int(sum(size for size, is_obs in zip(self._sizes, self._is_observation)
+                                    if is_obs))
+    self.size = self.step_size + self.observation_size
 
   def item_signature(self):
-    """The replay table's signature: {COLUMN: [time, size] float32} (1-step items)."""
+    """The replay table's signature: {COLUMN: [time, envs_per_worker, size] float32}."""
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    return {COLUMN: tf.TensorSpec([None, self.size], tf.float32)}
+    return {COLUMN: tf.TensorSpec([None, self.envs_per_worker, self.size], tf.float32)}
 
-  def pack_step(self, trajectory) -> np.ndarray:
-    """One (unbatched) trajectory step as a float32 vector of `step_size` values."""
+  def pack(self, trajectory, next_observation) -> np.ndarray:
+    """One transition as a float32 row of `size` values.
+
+    Args:
+      trajectory: One unbatched trajectory step (`trajectory.from_transition` of a time step,
+        the action step and the next time step).
+      next_observation: The next time step's observation.
+    """
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     parts: List[np.ndarray] = [np.asarray(leaf, np.float32).reshape(-1)
                                for leaf in tf.nest.flatten(trajectory)]
-    vector = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-    if vector.shape[0] != self.step_size:
-      raise ValueError(f"a trajectory step packs into {vector.shape[0]} values, the collect data "
-                       f"spec into {self.step_size}: the policy's trajectories do not match "
-                       "the agent's spec")
-    return vector
+    parts += [np.asarray(leaf, np.float32).reshape(-1)
+              for leaf in tf.nest.flatten(next_observation)]
+    row = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    if row.shape[0] != self.size:
+      raise ValueError(f"a transition packs into {row.shape[0]} values, the collect data spec "
+                       f"into {self.size}: the policy's trajectories do not match the agent's "
+                       "spec")
+    return row
 
   def unpack(self, packed):
-    """`[B, size]` float32 transitions -> the `[B, 2, ...]` trajectory nest of the spec."""
+    """`[B, size]` float32 transitions -> the `[B, 2, ...]` trajectory nest of the spec (the
+    second step holds the next observation; its other fields, unread by `to_transition`,
+    are zero)."""
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    steps = tf.split(packed, 2, axis=-1)
-    columns = [tf.split(step, self._sizes, axis=-1) if self._sizes else [] for step in steps]
+    first, second = tf.split(packed, [self.step_size, self.observation_size], axis=-1)
+    first_columns = tf.split(first, self._sizes, axis=-1) if self._sizes else []
+    observation_sizes = [size for size, is_obs in zip(self._sizes, self._is_observation)
+                         if is_obs]
+    second_columns = iter(tf.split(second, observation_sizes, axis=-1)
+                          if observation_sizes else [])
+    outer = tf.shape(packed)[:-1]
     leaves = []
     for index, (shape, dtype) in enumerate(zip(self._shapes, self._dtypes)):
-      pair = [tf.reshape(column[index], tf.concat([tf.shape(packed)[:-1], shape], 0))
-              for column in columns]
-      stacked = tf.stack(pair, axis=1)
+      full_shape = tf.concat([outer, shape], 0)
+      now = tf.reshape(first_columns[index], full_shape)
+      later = (tf.reshape(next(second_columns), full_shape) if self._is_observation[index]
+               else tf.zeros_like(now))
+      stacked = tf.stack([now, later], axis=1)
       if dtype.is_integer:
         stacked = tf.round(stacked)
       leaves.append(tf.cast(stacked, dtype))

@@ -1,11 +1,14 @@
 """A collect/eval worker: acts in its own environments with the learner's latest policy.
 
-Worker i builds a collection env and an evaluation env with `TrainParams.env_ctor()` and the
-args of `collect_env_args_kwargs()` / `eval_env_args_kwargs()`, seeded from (run seed, i).
-In a loop it pulls the learner's weights and `train_step`, applies the curriculum for the
-learner's iteration with `env.set_state`, evaluates the greedy policy every `eval_interval`
-iterations on fixed seeds, and collects `collect_steps_per_iteration` env steps into the
-replay table. Until the learner's first update (train_step 0) it acts uniformly at random.
+Worker i builds `envs_per_worker` collection envs and one evaluation env with
+`TrainParams.env_ctor()` and the args of `collect_env_args_kwargs()` /
+`eval_env_args_kwargs()`, seeded from (run seed, i, env index). In a loop it pulls the
+learner's weights and `train_step`, applies the curriculum for the learner's iteration with
+`env.set_state` (on every collection env), evaluates the greedy policy every `eval_interval`
+iterations on fixed seeds, and collects at least `collect_steps_per_iteration` env steps into
+the replay table: the collection envs step in lockstep with one batched policy call per
+vector step, and each vector step is one replay item (`transitions.py`). Until the learner's
+first update (train_step 0) it acts uniformly at random.
 """
 
 import collections
@@ -15,10 +18,10 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import reverb
+import tensorflow as tf
 from tf_agents.policies import greedy_policy
 from tf_agents.policies import py_tf_eager_policy
 from tf_agents.trajectories import policy_step
-from tf_agents.trajectories import time_step as time_step_lib
 from tf_agents.trajectories import trajectory
 from tf_agents.train.utils import spec_utils
 from tf_agents.train.utils import train_utils
@@ -45,20 +48,9 @@ VARIABLES_TIMEOUT_S = 600.0
 _COLLECT_ENV, _POLICY, _EVAL_ENV = 0, 1, 2
 
 
-_LAST = int(time_step_lib.StepType.LAST)
-
-
-def is_boundary(transition) -> bool:
-  """`Trajectory.is_boundary` for one unbatched numpy step, without tf-agents' per-call
-  checks for TF tensors."""
-  return int(transition.step_type) == _LAST
-
-
 class ReplayWriter:
-  """A driver observer that writes one packed transition per replay item (see
-  `transitions.py`): the window (previous step, this step) of one episode, never across an
-  episode boundary; the boundary step (LAST -> FIRST) closes its episode's last window and
-  opens none.
+  """Writes replay items: one `[envs_per_worker, size]` block of packed transitions (one per
+  collection env, see `transitions.py`) per item, in a single column.
 
   Unlike tf-agents' `ReverbAddTrajectoryObserver` it never calls the Reverb writer's
   `end_episode`: that call flushes without a timeout, so while the rate limiter holds inserts
@@ -67,29 +59,22 @@ class ReplayWriter:
   bounded `wait_until_written` after each chunk of steps instead.
   """
 
-  # Transitions Reverb may group into one compressed chunk (an item still holds one).
-  CHUNK_ITEMS = 16
-
-  def __init__(self, client: reverb.Client, table_name: str, codec: TransitionCodec):
+  def __init__(self, client: reverb.Client, table_name: str):
     self._client = client
     self._table_name = table_name
-    self._codec = codec
     self._writer = None
-    self._previous: Optional[np.ndarray] = None
 
   def _get_writer(self):
     if self._writer is None:
-      self._writer = self._client.trajectory_writer(num_keep_alive_refs=self.CHUNK_ITEMS)
+      self._writer = self._client.trajectory_writer(num_keep_alive_refs=1)
     return self._writer
 
-  def __call__(self, trajectory) -> None:
-    step = self._codec.pack_step(trajectory)
-    if self._previous is not None:
-      writer = self._get_writer()
-      writer.append({TRANSITION_COLUMN: np.concatenate([self._previous, step])})
-      writer.create_item(self._table_name, 1.0,
-                         {TRANSITION_COLUMN: writer.history[TRANSITION_COLUMN][-1:]})
-    self._previous = None if is_boundary(trajectory) else step
+  def __call__(self, rows: np.ndarray) -> None:
+    """Writes one item: `rows` is the `[envs_per_worker, size]` float32 block."""
+    writer = self._get_writer()
+    writer.append({TRANSITION_COLUMN: rows})
+    writer.create_item(self._table_name, 1.0,
+                       {TRANSITION_COLUMN: writer.history[TRANSITION_COLUMN][-1:]})
 
   def wait_until_written(self, timeout_ms: int) -> None:
     """Blocks until every item has reached the server.
@@ -150,30 +135,28 @@ def summarize_episodes(results: Sequence[Tuple[float, int]], prefix: str) -> dic
 
 
 class CollectStats:
-  """Counts of the collection stream: env steps, episodes, the last 10 episode returns and
-  lengths (what tf-agents' py_metrics report, without their per-step nest handling)."""
+  """Counts of the collection stream over a worker's envs: env steps, episodes, the last 10
+  episode returns and lengths (what tf-agents' py_metrics report, without their per-step nest
+  handling)."""
 
-  def __init__(self, window: int = 10):
+  def __init__(self, num_envs: int = 1, window: int = 10):
     self.env_steps = 0
     self.episodes = 0
     self.returns: collections.deque = collections.deque(maxlen=window)
     self.lengths: collections.deque = collections.deque(maxlen=window)
-    self._return = 0.0
-    self._length = 0
+    self._return = [0.0] * num_envs
+    self._length = [0] * num_envs
 
-  def observe(self, transition) -> bool:
-    """Counts one trajectory step; returns False for a boundary step (not an env step)."""
-    if is_boundary(transition):
-      return False
+  def observe(self, env_index: int, reward: float, episode_ended: bool) -> None:
+    """Counts one env step of env `env_index`."""
     self.env_steps += 1
-    self._return += float(transition.reward)
-    self._length += 1
-    if int(transition.next_step_type) == _LAST:
+    self._return[env_index] += reward
+    self._length[env_index] += 1
+    if episode_ended:
       self.episodes += 1
-      self.returns.append(self._return)
-      self.lengths.append(self._length)
-      self._return, self._length = 0.0, 0
-    return True
+      self.returns.append(self._return[env_index])
+      self.lengths.append(self._length[env_index])
+      self._return[env_index], self._length[env_index] = 0.0, 0
 
 
 class Worker:
@@ -202,20 +185,22 @@ class Worker:
     self.exp_dir = exp_dir
     self.logger = logger or logging.getLogger(constants.worker_program(worker_id))
     self.reporter = reporter
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
     # A restarted worker continues from where its last report left off, with seeds of its own
     # (the env steps already collected are mixed in), so it does not replay the episodes of
     # its first start.
     self._env_steps_offset = self._previous_env_steps()
     tf.random.set_seed(runtime.derive_seed(params.seed, worker_id, _POLICY,
                                            self._env_steps_offset))
-    self.collect_env = params.make_collect_env(
-        seed=runtime.derive_seed(params.seed, worker_id, _COLLECT_ENV, self._env_steps_offset))
+    self.collect_envs = [
+        params.make_collect_env(seed=runtime.derive_seed(
+            params.seed, worker_id, _COLLECT_ENV, self._env_steps_offset, env_index))
+        for env_index in range(params.envs_per_worker)]
     self.eval_env = params.make_eval_env()
     self.eval_seeds = [runtime.derive_seed(params.seed, worker_id, _EVAL_ENV, k)
                        for k in range(params.eval_episodes)]
     self.train_step = train_utils.create_train_step()
-    agent = params.build_agent(self.train_step, specs=spec_utils.get_tensor_specs(self.collect_env))
+    agent = params.build_agent(self.train_step,
+                               specs=spec_utils.get_tensor_specs(self.collect_envs[0]))
     self.policy_variables = agent.collect_policy.variables()
     policy_seed = runtime.derive_seed(params.seed, worker_id, _POLICY, self._env_steps_offset)
     self.collect_policy, self.eval_policy = self._make_policies(agent, policy_seed)
@@ -223,19 +208,22 @@ class Worker:
     self.variable_source = variable_source or replay.VariableTable(
         server_address, params.policy_variables(agent, self.train_step),
         params.replay_server_timeout_seconds, self.logger)
-    self.replay_writer = replay_writer or ReplayWriter(
-        reverb.Client(server_address), constants.REPLAY_TABLE,
-        TransitionCodec(agent.collect_data_spec))
-    # Optional env method: environments that draw parameters per episode return them.
-    self._pop_episode_states = getattr(self.collect_env, "pop_episode_states", list)
+    self.codec = TransitionCodec(agent.collect_data_spec, params.envs_per_worker)
+    self.replay_writer = replay_writer or ReplayWriter(reverb.Client(server_address),
+                                                       constants.REPLAY_TABLE)
     self.curriculum = Curriculum.from_config(params.env_config.get("curriculum"),
                                              params.config_path)
-    self._stats = CollectStats()
+    self._stats = CollectStats(len(self.collect_envs))
     self._last_eval_train_step = -1
     self._next_eval_iteration = 0
     self._last_report = (time.monotonic(), self.env_steps)
-    self._time_step = None
+    self._time_steps = None
     self.last_train_step = 0
+
+  @property
+  def collect_env(self):
+    """The first collection env (all of them share specs and state)."""
+    return self.collect_envs[0]
 
   def _make_policies(self, agent, seed: int):
     """The collect (sampling) and greedy eval policies: numpy copies of the actor when they
@@ -252,8 +240,9 @@ class Worker:
     self._numpy_policies = []
     self.logger.warning("the params' actor is not the tanh-Gaussian MLP numpy_policy mirrors; "
                         "acting through TensorFlow (slower)")
+    # The collect policy acts for all collection envs at once (a batch of time steps).
     return (py_tf_eager_policy.PyTFEagerPolicy(agent.collect_policy, use_tf_function=True,
-                                               batch_time_steps=True),
+                                               batch_time_steps=False),
             py_tf_eager_policy.PyTFEagerPolicy(greedy_policy.GreedyPolicy(agent.policy),
                                                use_tf_function=True, batch_time_steps=True))
 
@@ -286,7 +275,8 @@ class Worker:
     """Applies every curriculum entry the learner's iteration has reached; returns changes."""
     changes = self.curriculum.advance(self.params.iteration_of(train_step))
     if changes:
-      self.collect_env.set_state(changes)
+      for env in self.collect_envs:
+        env.set_state(changes)
       if self.params.eval_follows_curriculum:
         self.eval_env.set_state(changes)
       self.logger.info("curriculum at iteration %d: set_state(%s)",
@@ -316,32 +306,48 @@ class Worker:
     if self._stats.returns:
       values["collect/average_return"] = float(np.mean(self._stats.returns))
       values["collect/average_episode_length"] = float(np.mean(self._stats.lengths))
-    values.update(metrics.summarize_episode_states(self._pop_episode_states()))
+    # Optional env method: environments that draw parameters per episode return them.
+    states = [state for env in self.collect_envs
+              for state in getattr(env, "pop_episode_states", list)()]
+    values.update(metrics.summarize_episode_states(states))
     self._report(train_step, values)
     self._last_report = (now, env_steps)
 
+  def _actions(self, train_step: int, time_steps) -> np.ndarray:
+    """One action per collection env: uniformly random before the first update, else from
+    one batched call of the collect policy."""
+    spec = self.collect_envs[0].action_spec()
+    if train_step == 0:
+      return self._random_actions.uniform(spec.minimum, spec.maximum,
+                                          (len(time_steps),) + spec.shape).astype(spec.dtype)
+    if isinstance(self.collect_policy, NumpyActorPolicy):  # the fast path: no nest handling
+      return self.collect_policy.actions(np.stack([step.observation for step in time_steps]))
+    batch = tf.nest.map_structure(lambda *leaves: np.stack(leaves), *time_steps)
+    return np.asarray(self.collect_policy.action(batch).action)
+
   def collect(self, train_step: int) -> None:
-    """Collects `collect_steps_per_iteration` env steps (random actions before training)."""
-    if self._time_step is None:
-      self._time_step = self.collect_env.reset()
-    spec = self.collect_env.action_spec()
-    policy = self.collect_policy
-    collected = 0
-    while collected < self.params.collect_steps_per_iteration:
-      time_step = self._time_step
-      if train_step == 0:  # before the first update: uniformly random actions
-        action_step = policy_step.PolicyStep(self._random_actions.uniform(
-            spec.minimum, spec.maximum, spec.shape).astype(spec.dtype), (), ())
-      elif isinstance(policy, NumpyActorPolicy):  # the fast path: no nest or spec handling
-        action_step = policy_step.PolicyStep(policy.actions(time_step.observation[None])[0],
-                                             (), ())
-      else:
-        action_step = policy.action(time_step)
-      self._time_step = self.collect_env.step(action_step.action)
-      transition = trajectory.from_transition(time_step, action_step, self._time_step)
-      self.replay_writer(transition)
-      if self._stats.observe(transition):
-        collected += 1
+    """Collects at least `collect_steps_per_iteration` env steps: vector steps over the
+    collection envs, each written as one replay item of one transition per env.
+
+    An env whose episode ended is reset at once, so every vector step yields a transition
+    from every env (no LAST -> FIRST boundary steps).
+    """
+    envs = self.collect_envs
+    if self._time_steps is None:
+      self._time_steps = [env.reset() for env in envs]
+    no_info = ()  # SAC's actor policy has no policy info
+    for _ in range(self.params.items_of(self.params.collect_steps_per_iteration)):
+      actions = self._actions(train_step, self._time_steps)
+      rows = np.empty((len(envs), self.codec.size), np.float32)
+      for index, (env, time_step, action) in enumerate(zip(envs, self._time_steps, actions)):
+        next_step = env.step(action)
+        transition = trajectory.from_transition(
+            time_step, policy_step.PolicyStep(action, (), no_info), next_step)
+        rows[index] = self.codec.pack(transition, next_step.observation)
+        ended = next_step.is_last()
+        self._stats.observe(index, float(next_step.reward), ended)
+        self._time_steps[index] = env.reset() if ended else next_step
+      self.replay_writer(rows)
 
   def _wait_until_written(self, stop) -> Optional[int]:
     """Waits for the replay server to accept this chunk (the rate limiter holds inserts while

@@ -17,9 +17,10 @@ says (the comparison issue 7 asks for), part 4 runs the variables file as it is.
    (its iterations, weight pushes and sampling from a real Reverb server in another process).
 2. collection: env steps/s of a `Worker` collecting with the collect policy and writing to the
    replay server, and raw env steps/s with random actions, in one process on one CPU.
-3. replay: Reverb insert rate (2-step items, as workers write them) and sample rate
-   (transitions/s through the learner's dataset), and the server's memory once full versus the
-   raw size of the stored transitions.
+3. replay: Reverb insert rate (items of one transition per env of a worker, as workers write
+   them) and sample rate (transitions/s through the learner's dataset), and the server's
+   memory once full versus the raw size of the stored transitions (the float32 values of each
+   transition: `transitions.py`) and versus one trajectory step per transition.
 4. with --time_to_solve: wall time and env steps until a worker's greedy eval (10 fixed-seed
    episodes) first reaches a mean >= 200, running ./run_script.sh on the training variables
    file (default training_variables.sh) once per seed; the peak RSS of each program.
@@ -130,7 +131,8 @@ def role_server(args) -> None:
 
 
 def role_insert(args) -> None:
-  """Fills the replay table with random 2-step items, the way workers write them."""
+  """Fills the replay table with random transitions, one item per vector step of a worker's
+  envs, the way workers write them."""
   params = load_benchmark_params(args)
   import reverb  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
@@ -138,32 +140,79 @@ def role_insert(args) -> None:
   from sac_system.transitions import TransitionCodec  # pylint: disable=import-outside-toplevel
   from sac_system.workers import ReplayWriter  # pylint: disable=import-outside-toplevel
   spec = params.build_agent().collect_data_spec
+  codec = TransitionCodec(spec, params.envs_per_worker)
   rng = np.random.default_rng(0)
-  pool = [random_leaves(spec, rng) for _ in range(64)]
-  step_bytes = sum(np.asarray(leaf).nbytes for leaf in tf.nest.flatten(pool[0]))
-  writer = ReplayWriter(reverb.Client(args.address), constants.REPLAY_TABLE,
-                        TransitionCodec(spec))
+  pool = [np.stack([codec.pack(random_leaves(spec, rng), random_leaves(spec.observation, rng))
+                    for _ in range(params.envs_per_worker)]) for _ in range(64)]
+  step_bytes = sum(np.asarray(leaf).nbytes for leaf in tf.nest.flatten(random_leaves(spec, rng)))
+  writer = ReplayWriter(reverb.Client(args.address), constants.REPLAY_TABLE)
+  items = args.items // params.envs_per_worker
   start = time.perf_counter()
-  for index in range(args.items + 1):  # the first step opens the first window
+  for index in range(items):
     writer(pool[index % len(pool)])
-    if index % 1000 == 999:
+    if index % 100 == 99:
       writer.wait_until_written(600_000)
   writer.wait_until_written(600_000)
   writer.close()
   elapsed = time.perf_counter() - start
-  emit({"items": args.items, "insert_items_per_second": args.items / elapsed,
-        "step_bytes": step_bytes, "raw_mb": args.items * step_bytes / 2**20})
+  transitions = items * params.envs_per_worker
+  emit({"transitions": transitions, "items": items, "envs_per_worker": params.envs_per_worker,
+        "insert_transitions_per_second": transitions / elapsed,
+        "insert_items_per_second": items / elapsed,
+        # what a stored transition holds (transitions.py) and, for comparison, one step of
+        # the agent's trajectory (every field once: a transition without its next observation)
+        "transition_bytes": codec.size * 4, "step_bytes": step_bytes,
+        "raw_mb": transitions * codec.size * 4 / 2**20,
+        "raw_steps_mb": transitions * step_bytes / 2**20})
+
+
+def sac_step_flops(params, observation_size: int, action_size: int) -> dict:
+  """Multiply-add FLOPs of one tf-agents SAC gradient step, counted in network passes.
+
+  With A and C the FLOPs of one forward pass of the actor and of one critic over the batch
+  (a backward pass costs 2 forward passes with weight gradients, 1 without), `SacAgent.train`
+  does: critic loss: actor on the next observations (A), both target critics (2C), both
+  critics forward and backward (6C); actor loss: actor forward and backward (3A), both
+  critics forward and back to the actions (4C); alpha loss: the actor again (A). In all
+  5A + 12C; an update that shared the actor pass of the actor and alpha losses would need
+  4A + 12C, the least any SAC step needs.
+  """
+  def forward(sizes):
+    return 2 * params.batch_size * sum(a * b for a, b in zip(sizes, sizes[1:]))
+  actor = forward([observation_size, *params.actor_fc_layers, 2 * action_size])
+  critic = forward([observation_size + action_size, *params.critic_joint_fc_layers, 1])
+  return {"tf_agents_step": 5 * actor + 12 * critic, "minimal_step": 4 * actor + 12 * critic}
+
+
+def matmul_flops_per_second(seconds: float) -> float:
+  """float32 matrix-multiply FLOPs/s this process reaches on its CPU: chains of 256 x 256
+  products inside one tf.function (the shape of the SAC layers at batch 256)."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  left = tf.random.normal([256, 256])
+  right = tf.random.normal([256, 256]) / 16.0
+
+  @tf.function
+  def chain(x):
+    for _ in range(50):
+      x = tf.matmul(x, right)
+    return x
+  return timed_rate(lambda: chain(left).numpy(), seconds, 50 * 2 * 256**3)
 
 
 def role_plain_learner(args) -> None:
-  """Baseline: tf-agents SacAgent.train once per step inside tf.function, fixed batch."""
+  """Baseline: tf-agents SacAgent.train once per step inside tf.function, fixed batch; and
+  the CPU's matmul rate, the roofline of any learner on it."""
   params = load_benchmark_params(args)
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   agent = params.build_agent()
   experience = random_experience(agent.collect_data_spec, params.batch_size)
   train = tf.function(agent.train)
   rate = timed_rate(lambda: train(experience), args.seconds, 1)
-  emit({"grad_steps_per_second": rate, "peak_rss_mb": peak_rss_mb()})
+  observation_size = int(np.prod(agent.collect_data_spec.observation.shape))
+  action_size = int(np.prod(agent.collect_data_spec.action.shape))
+  emit({"grad_steps_per_second": rate, "peak_rss_mb": peak_rss_mb(),
+        "step_flops": sac_step_flops(params, observation_size, action_size),
+        "matmul_flops_per_second": matmul_flops_per_second(args.seconds / 3)})
 
 
 def role_our_learner(args) -> None:
@@ -210,10 +259,12 @@ def role_collect(args) -> None:
     def chunk():
       worker.collect(train_step=1)  # not 0: the collect policy, not random actions
       worker.replay_writer.wait_until_written(60_000)
-    rate = timed_rate(chunk, args.seconds, params.collect_steps_per_iteration)
+    env_steps_per_chunk = (params.items_of(params.collect_steps_per_iteration)
+                           * params.envs_per_worker)
+    rate = timed_rate(chunk, args.seconds, env_steps_per_chunk)
     worker.replay_writer.close()
   emit({"raw_env_steps_per_second": raw_rate, "worker_env_steps_per_second": rate,
-        "peak_rss_mb": peak_rss_mb()})
+        "envs_per_worker": params.envs_per_worker, "peak_rss_mb": peak_rss_mb()})
 
 
 ROLES = {"server": role_server, "insert": role_insert, "plain_learner": role_plain_learner,
@@ -288,7 +339,8 @@ def speed_benchmarks(args) -> dict:
     print(f"replay server up at {address}; filling {args.capacity} transitions", flush=True)
     results["replay_insert"] = run_role(args, "insert", learner_cpu, address=address,
                                         items=args.capacity)
-    print(f"  insert: {results['replay_insert']['insert_items_per_second']:.0f} items/s",
+    print(f"  insert: {results['replay_insert']['insert_transitions_per_second']:.0f} "
+          f"transitions/s ({results['replay_insert']['insert_items_per_second']:.0f} items/s)",
           flush=True)
     results["learner_plain"] = run_role(args, "plain_learner", learner_cpu)
     print(f"  plain SacAgent.train loop: "
@@ -314,12 +366,26 @@ def speed_benchmarks(args) -> dict:
       "collection_ratio_worker_to_raw": results["collection"]["worker_env_steps_per_second"]
                                         / results["collection"]["raw_env_steps_per_second"],
       "replay_items": memory.get("table_size"),
+      "replay_transitions": results["replay_insert"]["transitions"],
       "replay_raw_mb": raw_mb,
+      "replay_raw_steps_mb": results["replay_insert"]["raw_steps_mb"],
       "replay_server_rss_full_mb": memory.get("rss_now_mb"),
       "replay_server_data_mb": memory.get("rss_now_mb", 0) - memory.get("rss_empty_server_mb", 0),
   }
   results["summary"]["replay_data_to_raw_ratio"] = (results["summary"]["replay_server_data_mb"]
                                                     / raw_mb)
+  plain = results["learner_plain"]
+  peak_steps = plain["matmul_flops_per_second"] / plain["step_flops"]["minimal_step"]
+  results["summary"].update({
+      # the share of the CPU's matmul rate the plain loop's step already uses, and the most
+      # any learner doing a SAC step could reach against it at 100 % of that rate
+      "plain_loop_share_of_matmul_rate": plain["grad_steps_per_second"]
+                                         * plain["step_flops"]["tf_agents_step"]
+                                         / plain["matmul_flops_per_second"],
+      "roofline_grad_steps_per_second": peak_steps,
+      "roofline_ratio_to_plain": peak_steps / plain["grad_steps_per_second"]})
+  results["summary"]["replay_data_to_raw_steps_ratio"] = (
+      results["summary"]["replay_server_data_mb"] / results["replay_insert"]["raw_steps_mb"])
   return results
 
 
@@ -405,21 +471,31 @@ def markdown(report: dict) -> str:
         f"{speed['learner_ours']['grad_steps_per_second']:.1f} grad steps/s |",
         f"| **learner ratio (ours / plain)** | **{summary['learner_ratio_ours_to_plain']:.2f}** "
         "(target >= 2) |",
+        f"| roofline: CPU matmul rate (float32, 256 x 256) | "
+        f"{speed['learner_plain']['matmul_flops_per_second'] / 1e9:.1f} GFLOP/s; the plain "
+        f"loop's steps use {100 * summary['plain_loop_share_of_matmul_rate']:.0f} % of it; a "
+        f"SAC step at 100 % would run {summary['roofline_grad_steps_per_second']:.0f} steps/s "
+        f"= **{summary['roofline_ratio_to_plain']:.2f}×** the plain loop |",
         f"| Reverb sampling alone (learner's dataset) | "
         f"{speed['learner_ours']['sample_transitions_per_second']:.0f} transitions/s |",
-        f"| Reverb insert (2-step items) | "
-        f"{speed['replay_insert']['insert_items_per_second']:.0f} items/s |",
+        f"| Reverb insert ({speed['replay_insert']['envs_per_worker']} transitions per item) | "
+        f"{speed['replay_insert']['insert_transitions_per_second']:.0f} transitions/s |",
         f"| raw env, random actions | "
         f"{speed['collection']['raw_env_steps_per_second']:.0f} env steps/s |",
-        f"| worker: collect policy + replay writes | "
+        f"| worker ({speed['collection']['envs_per_worker']} envs): collect policy + replay "
+        "writes | "
         f"{speed['collection']['worker_env_steps_per_second']:.0f} env steps/s |",
         f"| **collection ratio (worker / raw)** | "
         f"**{summary['collection_ratio_worker_to_raw']:.2f}** (target >= 0.4) |",
-        f"| replay server RSS, {summary['replay_items']} transitions | "
+        f"| replay server RSS, {summary['replay_transitions']} transitions "
+        f"({summary['replay_items']} items) | "
         f"{summary['replay_server_rss_full_mb']:.0f} MB total, "
         f"{summary['replay_server_data_mb']:.0f} MB above the empty server |",
         f"| raw size of those transitions | {summary['replay_raw_mb']:.0f} MB "
-        f"(data / raw = {summary['replay_data_to_raw_ratio']:.2f}; target <= 2) |",
+        f"(data / raw = **{summary['replay_data_to_raw_ratio']:.2f}**; target <= 2) |",
+        f"| raw size of their trajectory steps (no next observation) | "
+        f"{summary['replay_raw_steps_mb']:.0f} MB (data / raw = "
+        f"{summary['replay_data_to_raw_steps_ratio']:.2f}) |",
         f"| peak RSS: replay server / our learner / worker | "
         f"{speed['replay_server'].get('peak_rss_mb', 0):.0f} / "
         f"{speed['learner_ours']['peak_rss_mb']:.0f} / "

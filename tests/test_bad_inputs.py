@@ -46,6 +46,8 @@ EXPECTED = {
     "config_impossible_value.json": ("hyperparameters.gamma: must be in [0, 1]", GYM),
     "config_deadlock.json": ("hyperparameters.min_size_to_sample: 5000 exceeds replay_capacity",
                              GYM),
+    "config_envs_per_worker_zero.json": ("hyperparameters.envs_per_worker: must be >= 1, got 0",
+                                         GYM),
     "config_curriculum_not_increasing.json": ("curriculum.g.iters: iterations must be strictly "
                                               "increasing", GYM),
     "config_curriculum_negative.json": ("curriculum.g.iters: iterations must be >= 0", GYM),

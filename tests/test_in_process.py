@@ -154,18 +154,15 @@ def test_replay_checkpoint_interrupted_mid_write_falls_back_to_the_previous_one(
   """Reverb marks a finished checkpoint with DONE; a newer directory without it (a server killed
   while writing) is skipped at restore and the previous checkpoint's data comes back."""
   import reverb
-  from tf_agents.specs import tensor_spec
   from sac_system import replay
   from sac_system.transitions import TransitionCodec
   from sac_system.workers import ReplayWriter
   server = replay.make_server(params, exp_dir=str(tmp_path), port=free_port())
   client = server.localhost_client()
-  codec = TransitionCodec(params.build_agent().collect_data_spec)
-  step = tensor_spec.sample_spec_nest(params.build_agent().collect_data_spec)
-  writer = ReplayWriter(reverb.Client(f"127.0.0.1:{server.port}"), constants.REPLAY_TABLE,
-                        codec)
-  for _ in range(6):
-    writer(step.replace(step_type=np.int32(1), next_step_type=np.int32(1)))
+  codec = TransitionCodec(params.build_agent().collect_data_spec, params.envs_per_worker)
+  writer = ReplayWriter(reverb.Client(f"127.0.0.1:{server.port}"), constants.REPLAY_TABLE)
+  for _ in range(5):
+    writer(np.ones((params.envs_per_worker, codec.size), np.float32))
   writer.wait_until_written(5000)
   writer.close()
   assert client.server_info()[constants.REPLAY_TABLE].current_size == 5
@@ -204,10 +201,10 @@ class FakeVariables:
 
 class RecordingWriter:
   def __init__(self):
-    self.trajectories = []
+    self.items = []
 
-  def __call__(self, trajectory):
-    self.trajectories.append(trajectory)
+  def __call__(self, rows):
+    self.items.append(rows)
 
   def wait_until_written(self, timeout_ms):
     del timeout_ms
@@ -251,58 +248,77 @@ def test_worker_loop_curriculum_evaluation_and_end(tmp_path, eval_follows):
   assert evals == [10, 40, 60, 80]
   curriculum = [r["curriculum/target"] for r in records if "curriculum/target" in r]
   assert curriculum == [0.5, 1.0]
-  assert len(writer.trajectories) >= 7 * params.collect_steps_per_iteration
+  assert sum(len(rows) for rows in writer.items) >= 7 * params.collect_steps_per_iteration
   # before train_step 0 ends the worker acts at random; afterwards with the collect policy
   assert source.pulls == 8
   assert writer.closed
 
 
-def test_replay_items_are_single_transitions_that_never_span_episodes(params):
-  """Each item is one packed transition (previous step, step) of one episode; unpacked it gives
-  back exactly the 2-step trajectory tf-agents would have stored."""
+def test_replay_items_hold_one_transition_per_env_and_unpack_to_what_sac_trains_on(tmp_path):
+  """A worker with 3 envs writes one item per vector step, one row per env; unpacked and cut by
+  tf-agents' `to_transition`, every row is exactly the transition its env made (ended
+  episodes are reset at once, so no row starts at an episode's last step)."""
   import reverb
   import tensorflow as tf
-  from tf_agents.drivers import py_driver
-  from tf_agents.policies import random_py_policy
-  from tf_agents.train.utils import spec_utils
-  from sac_system.gym_env import GymnasiumEnvironment
-  from sac_system.transitions import COLUMN, TransitionCodec
-  from sac_system.workers import ReplayWriter
-  env = GymnasiumEnvironment(tiny_env.ENV_ID, {"target": 1.0}, max_episode_steps=3)
-  agent = params.build_agent(specs=spec_utils.get_tensor_specs(env))
-  codec = TransitionCodec(agent.collect_data_spec)
+  from tf_agents.trajectories import trajectory
+  from sac_system.transitions import COLUMN
+  from sac_system.workers import ReplayWriter, Worker
+  config = write_config(tmp_path, {"envs_per_worker": 3, "collect_steps_per_iteration": 7},
+                        env_kwargs={"target": 1.0})
+  with open(config) as config_file:
+    content = json.load(config_file)
+  content.update({"env_id": tiny_env.ENV_ID, "max_episode_steps": 3})
+  with open(config, "w") as config_file:
+    json.dump(content, config_file)
+  params = load_params(GYM_PARAMS, config)
+  agent = params.build_agent()
   table = reverb.Table(constants.REPLAY_TABLE, sampler=reverb.selectors.Fifo(),
                        remover=reverb.selectors.Fifo(), max_size=1000, max_times_sampled=1,
                        rate_limiter=reverb.rate_limiters.MinSize(1),
                        signature=params.replay_signature(agent))  # sampling = reading in order
   server = reverb.Server([table], port=free_port())
   try:
-    writer = ReplayWriter(reverb.Client(f"127.0.0.1:{server.port}"), constants.REPLAY_TABLE,
-                          codec)
-    seen = []
-    policy = random_py_policy.RandomPyPolicy(env.time_step_spec(), env.action_spec())
-    driver = py_driver.PyDriver(env, policy, [writer, seen.append], max_steps=12)
-    driver.run(env.reset())
+    writer = ReplayWriter(reverb.Client(f"127.0.0.1:{server.port}"), constants.REPLAY_TABLE)
+    worker = Worker(params, 0, str(tmp_path), variable_source=FakeVariables([0]),
+                    replay_writer=writer)
+    made = [[] for _ in worker.collect_envs]  # (time step, action, next time step) per env
+    for index, env in enumerate(worker.collect_envs):
+      def recording_step(action, env=env, index=index, step=env.step):
+        before = env.current_time_step()
+        after = step(action)
+        made[index].append((before, np.array(action), after))
+        return after
+      env.step = recording_step
+    for train_step in (0, 0, 5):  # random actions, then the collect policy
+      worker.collect(train_step)  # 7 env steps asked: 3 vector steps of 3 envs
     writer.wait_until_written(5000)
     writer.close()
     client = reverb.Client(f"127.0.0.1:{server.port}")
     size = client.server_info()[constants.REPLAY_TABLE].current_size
-    # 4 episodes of 3 transitions, one item each; the 4th episode's last transition is written
-    # when its boundary step is observed, which comes after the driver's 12th step
-    assert size == 11
+    assert size == 9 and all(len(steps) == 9 for steps in made)
     items = list(client.sample(constants.REPLAY_TABLE, num_samples=size, emit_timesteps=False))
-    packed = tf.constant(np.stack([item.data[0][0] for item in items]))
-    trajectories = codec.unpack(packed)
-    expected = [(a, b) for a, b in zip(seen, seen[1:]) if not a.is_boundary()]
-    assert len(expected) == size
-    for index, (first, second) in enumerate(expected):
-      for leaf, a, b in zip(tf.nest.flatten(trajectories), tf.nest.flatten(first),
-                            tf.nest.flatten(second)):
-        np.testing.assert_array_equal(leaf[index].numpy(), np.stack([a, b]))
-    step_types = trajectories.step_type.numpy()
-    assert (step_types[:, 0] != 2).all()  # an item never starts at an episode's last step
-    np.testing.assert_array_equal(trajectories.next_step_type.numpy()[:, 0], step_types[:, 1])
-    assert trajectories.observation.dtype == tf.float32 and trajectories.step_type.dtype == tf.int32
+    packed = np.stack([item.data[0][0] for item in items])  # [item, env, size]
+    # step type, observation (2), action (1), next step type, reward, discount; next observation
+    assert packed.shape == (9, 3, worker.codec.size) and worker.codec.size == 7 + 2
+    unpacked = worker.codec.unpack(tf.constant(packed.reshape(27, -1)))
+    assert unpacked.observation.dtype == tf.float32 and unpacked.step_type.dtype == tf.int32
+    got = trajectory.to_transition(unpacked)
+    episodes_ended = 0
+    for item in range(9):
+      for index in range(3):
+        before, action, after = made[index][item]
+        row = item * 3 + index
+        assert not before.is_last()
+        episodes_ended += int(after.is_last())
+        for value, want in [(got.time_step.step_type, before.step_type),
+                            (got.time_step.observation, before.observation),
+                            (got.action_step.action, action),
+                            (got.next_time_step.step_type, after.step_type),
+                            (got.next_time_step.reward, after.reward),
+                            (got.next_time_step.discount, after.discount),
+                            (got.next_time_step.observation, after.observation)]:
+          np.testing.assert_array_equal(value[row, 0].numpy(), want)  # [B, 1, ...] windows
+    assert episodes_ended >= 3  # 3-step episodes: every env ended at least one
     assert COLUMN in params.replay_signature(agent)
   finally:
     server.stop()

@@ -134,11 +134,40 @@ def test_params_file_errors(tmp_path, source, words):
     load_params_class(str(tmp_path / "none.py"))
 
 
-def test_rate_limiter_error_buffer_is_accepted_by_reverb_rules():
-  class P(TrainParamsBase):
-    def env_ctor(self, *args, **kwargs):
-      raise NotImplementedError
+class _Params(TrainParamsBase):
+  def env_ctor(self, *args, **kwargs):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize("envs", [1, 3, 32])
+def test_rate_limiter_error_buffer_is_accepted_by_reverb_rules(envs):
   for spi, slack in ((256.0, 1000), (0.5, 1), (1.0, 1), (4096.0, 1)):
-    params = P({"hyperparameters": {"samples_per_insert": spi, "rate_limiter_slack_items": slack}})
+    params = _Params({"hyperparameters": {"samples_per_insert": spi, "envs_per_worker": envs,
+                                          "rate_limiter_slack_items": slack}})
     # Reverb requires max_diff - min_diff = 2 * error_buffer >= 2 * max(1, samples_per_insert)
     assert params.rate_limiter_error_buffer >= max(1.0, spi)
+    # the slack is counted in transitions, the buffer in item samples
+    assert params.rate_limiter_error_buffer == max(-(-slack // envs) * spi, 1.0, spi)
+
+
+@pytest.mark.parametrize("envs", [1, 2, 3, 7, 32, 1000])
+def test_replay_sizes_in_transitions_become_whole_items(envs):
+  params = _Params({"hyperparameters": {"envs_per_worker": envs, "replay_capacity": 1000,
+                                        "min_size_to_sample": 100}})
+  # capacity: the whole items that fit; never more transitions than replay_capacity
+  assert params.replay_capacity_items == 1000 // envs
+  assert params.replay_capacity_items * envs <= 1000 < (params.replay_capacity_items + 1) * envs
+  # warm-up and collection chunks: the fewest items holding at least that many transitions
+  for transitions in (1, 99, 100, 101, 999, 1000):
+    items = params.items_of(transitions)
+    assert items * envs >= transitions and (items - 1) * envs < transitions
+  assert params.items_of(0) == 1
+
+
+def test_envs_per_worker_is_validated():
+  with pytest.raises(UserInputError, match="hyperparameters.envs_per_worker: must be >= 1"):
+    _Params({"hyperparameters": {"envs_per_worker": 0}}).validate()
+  with pytest.raises(UserInputError, match="hyperparameters.envs_per_worker: 64 exceeds "
+                                           "replay_capacity 50"):
+    _Params({"hyperparameters": {"envs_per_worker": 64, "replay_capacity": 50,
+                                 "min_size_to_sample": 10, "batch_size": 8}}).validate()
