@@ -143,8 +143,8 @@ def move_aside(exp_dir: str) -> str:
 # Hyperparameters a resumed run must keep: they define the Reverb tables (a replay checkpoint
 # restores only into identical tables) or the shapes in the learner checkpoint.
 RESUME_FIXED_HYPERPARAMETERS = ("replay_capacity", "samples_per_insert", "min_size_to_sample",
-                                "rate_limiter_slack_items", "envs_per_worker",
-                                "actor_fc_layers", "critic_joint_fc_layers")
+                                "rate_limiter_slack_items", "actor_fc_layers",
+                                "critic_joint_fc_layers")
 
 
 def check_resume_compatible(variables: TrainingVariables, params) -> None:
@@ -167,6 +167,17 @@ def check_resume_compatible(variables: TrainingVariables, params) -> None:
                          f"format (now {REPLAY_FORMAT}) and cannot be restored; add --fresh to "
                          "start over (the old run is moved aside)")
   current = json.loads(json.dumps(params.hyperparameters()))
+  # The item size fixes the replay table's signature; how it is split into envs and steps
+  # may change.
+  if "envs_per_worker" in previous:
+    before = previous["envs_per_worker"] * previous.get("steps_per_item", 1)
+    if before != params.transitions_per_item:
+      raise UserInputError(
+          variables.config_path, "hyperparameters.steps_per_item",
+          f"envs_per_worker * steps_per_item is {params.transitions_per_item} but the run in "
+          f"{variables.exp_dir} was started with {before} transitions per replay item; its "
+          "replay checkpoint needs the same table: restore the old values, or add --fresh to "
+          "start over (the old run is moved aside)")
   for key in RESUME_FIXED_HYPERPARAMETERS:
     if key in previous and previous[key] != current[key]:
       raise UserInputError(

@@ -33,6 +33,8 @@ SAMPLE_TIMEOUT_MS = 5_000
 PREFETCH_BATCHES = 4
 # Samples requested from Reverb ahead of use, in minibatches.
 IN_FLIGHT_BATCHES = 2
+# Minibatches whose sampled rows are shuffled together (see make_dataset).
+SHUFFLE_MINIBATCHES = 8
 
 
 class AtomicPolicySavedModelTrigger(triggers.PolicySavedModelTrigger):
@@ -74,7 +76,7 @@ class SacLearner:
     self.reporter = reporter
     self.train_step = train_utils.create_train_step()
     self.agent = params.build_agent(self.train_step)
-    self._codec = TransitionCodec(self.agent.collect_data_spec, params.envs_per_worker)
+    self._codec = TransitionCodec(self.agent.collect_data_spec, params.transitions_per_item)
     self._policy_trigger = AtomicPolicySavedModelTrigger(
         os.path.join(exp_dir, constants.POLICIES_DIR), self.agent, self.train_step,
         interval=params.policy_checkpoint_interval)
@@ -110,7 +112,7 @@ class SacLearner:
   def make_dataset(self) -> tf.data.Dataset:
     """Minibatches of 2-step trajectories from the replay table, as (experience, ()).
 
-    One Reverb sample stream of items of `envs_per_worker` packed transitions
+    One Reverb sample stream of items of `transitions_per_item` packed transitions
     (`transitions.py`); tf.data regroups their rows into minibatches of `batch_size`
     transitions, unpacked a whole minibatch at a time. tf-agents'
     `ReverbReplayBuffer.as_dataset` interleaves up to 32 streams of per-column items instead,
@@ -124,10 +126,16 @@ class SacLearner:
         shapes={TRANSITION_COLUMN: tf.TensorShape([1]).concatenate(column.shape[1:])},
         max_in_flight_samples_per_worker=IN_FLIGHT_BATCHES * items_per_batch,
         rate_limiter_timeout_ms=SAMPLE_TIMEOUT_MS)
-    # Each item: [1, envs_per_worker, size] -> its rows; rebatch cuts the stream of rows into
-    # minibatches (an item may straddle two of them).
+    # Each item: [1, transitions_per_item, size] -> its rows. The rows of SHUFFLE_MINIBATCHES
+    # minibatches' worth of items are shuffled together and cut into minibatches, so that a
+    # minibatch mixes rows of many items rather than whole runs of consecutive steps; every
+    # sampled row is still used exactly once.
+    rows_per_group = SHUFFLE_MINIBATCHES * self.params.batch_size
     dataset = dataset.map(lambda sample: sample.data[TRANSITION_COLUMN][0])
-    dataset = dataset.rebatch(self.params.batch_size, drop_remainder=True)
+    dataset = dataset.rebatch(rows_per_group, drop_remainder=True)
+    dataset = dataset.map(lambda rows: tf.reshape(
+        tf.random.shuffle(rows), [SHUFFLE_MINIBATCHES, self.params.batch_size, self._codec.size]))
+    dataset = dataset.unbatch()
     dataset = dataset.map(lambda rows: (self._codec.unpack(rows), ()))
     return dataset.prefetch(PREFETCH_BATCHES)
 
@@ -173,7 +181,7 @@ class SacLearner:
     self.logger.info("waiting for experience from the workers: the replay table holds %d "
                      "transitions (sampling starts at min_size_to_sample=%d; then the rate "
                      "limiter keeps %.1f samples per insert)",
-                     replay.transitions_stored(info, self.params.envs_per_worker),
+                     replay.transitions_stored(info, self.params.transitions_per_item),
                      self.params.min_size_to_sample, self.params.samples_per_insert)
 
   def report(self) -> None:
@@ -193,8 +201,8 @@ class SacLearner:
     values["learner/alpha"] = float(tf.exp(self.agent._log_alpha))  # pylint: disable=protected-access
     info = self._table_info()
     if info is not None:
-      values["replay/size"] = replay.transitions_stored(info, self.params.envs_per_worker)
-      self._env_steps = replay.inserts_completed(info, self.params.envs_per_worker)
+      values["replay/size"] = replay.transitions_stored(info, self.params.transitions_per_item)
+      self._env_steps = replay.inserts_completed(info, self.params.transitions_per_item)
     self.reporter.report(step, self.iteration, self._env_steps, values)
     self._last_report = (now, step)
 

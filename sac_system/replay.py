@@ -1,6 +1,6 @@
 """The Reverb tables of a run and the replay server that holds them (DESIGN §2).
 
-- Replay table (`constants.REPLAY_TABLE`): items of `envs_per_worker` packed transitions
+- Replay table (`constants.REPLAY_TABLE`): items of `transitions_per_item` packed transitions
   (`transitions.py`), uniform sampler, FIFO remover, `max_size` = the items within
   `replay_capacity` transitions, and a `SampleToInsertRatio` rate limiter with
   `samples_per_insert` and `min_size_to_sample` (converted to items), which fixes the
@@ -80,14 +80,14 @@ def replay_table_info(server_address: str, timeout_s: int = 10):
   return info[constants.REPLAY_TABLE]
 
 
-def inserts_completed(table_info, envs_per_worker: int) -> int:
+def inserts_completed(table_info, transitions_per_item: int) -> int:
   """Transitions ever inserted into the table, from its rate limiter's counters."""
-  return int(table_info.rate_limiter_info.insert_stats.completed) * envs_per_worker
+  return int(table_info.rate_limiter_info.insert_stats.completed) * transitions_per_item
 
 
-def transitions_stored(table_info, envs_per_worker: int) -> int:
-  """Transitions the table holds now (each item holds `envs_per_worker`)."""
-  return int(table_info.current_size) * envs_per_worker
+def transitions_stored(table_info, transitions_per_item: int) -> int:
+  """Transitions the table holds now."""
+  return int(table_info.current_size) * transitions_per_item
 
 
 class VariableTable:

@@ -32,7 +32,7 @@ def main(argv):
 
   def table_size():
     return replay.transitions_stored(client.server_info()[constants.REPLAY_TABLE],
-                                     params.envs_per_worker)
+                                     params.transitions_per_item)
 
   logger.info("replay server up on port %d; the replay table holds %d transitions (restored "
               "from %s/%s when a checkpoint was there)", server.port, table_size(),

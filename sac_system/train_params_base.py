@@ -95,10 +95,16 @@ class TrainParamsBase(abc.ABC):
   every 10th item while the rate limiter holds them."""
   envs_per_worker: int = 1
   """Collection environments each worker steps in lockstep, acting for all of them with one
-  batched policy call. Each replay item holds one transition from every one of them (see
-  `transitions.py`): Reverb's cost is per item (~1.6 KB of server memory and one `CreateItem`
-  call), so 32 envs per worker store a transition in ~1/10 of the memory and write it ~20x
-  faster than 1 (benchmarks/README.md). Replay sizes, the warm-up and the rate limiter's
+  batched policy call per vector step. More envs collect faster per CPU, but with the
+  update-to-data ratio fixed each env's episode then spans that many times more gradient
+  steps: what an action led to reaches the learner later (benchmarks/README.md)."""
+  steps_per_item: int = 1
+  """Consecutive vector steps of a worker's envs stored as one replay item, which then holds
+  `envs_per_worker * steps_per_item` transitions (`transitions.py`). Reverb's cost is per
+  item (~1.6 KB of server memory and one `CreateItem` call whatever its size), so items of 32
+  transitions store a transition in ~1/10 of the memory and write it ~40x faster than items
+  of one. The learner trains on every transition of each item it samples, so a minibatch is
+  batch_size / transitions_per_item items. Replay sizes, the warm-up and the rate limiter's
   slack stay counted in transitions."""
   eval_interval: int = 50
   """Iterations between greedy evaluations on each worker's eval env."""
@@ -185,7 +191,7 @@ class TrainParamsBase(abc.ABC):
                  "train_steps_per_iteration", "num_iterations", "collect_steps_per_iteration",
                  "eval_interval", "eval_episodes", "policy_checkpoint_interval",
                  "learner_checkpoint_interval", "summary_interval", "rate_limiter_slack_items",
-                 "envs_per_worker"):
+                 "envs_per_worker", "steps_per_item"):
       if getattr(self, name) < 1:
         fail(name, f"must be >= 1, got {getattr(self, name)}")
     for name in ("actor_learning_rate", "critic_learning_rate", "alpha_learning_rate",
@@ -211,9 +217,10 @@ class TrainParamsBase(abc.ABC):
            f"{self.replay_capacity}: the learner would wait forever")
     if self.batch_size > self.replay_capacity:
       fail("batch_size", f"{self.batch_size} exceeds replay_capacity {self.replay_capacity}")
-    if self.envs_per_worker > self.replay_capacity:
-      fail("envs_per_worker", f"{self.envs_per_worker} exceeds replay_capacity "
-           f"{self.replay_capacity}: one replay item holds a transition from every env")
+    if self.transitions_per_item > self.replay_capacity:
+      fail("steps_per_item", f"envs_per_worker * steps_per_item = {self.transitions_per_item} "
+           f"exceeds replay_capacity {self.replay_capacity}: one replay item holds that many "
+           "transitions")
 
   @property
   def total_train_steps(self) -> int:
@@ -224,17 +231,26 @@ class TrainParamsBase(abc.ABC):
     """The iteration index that a pulled `train_step` corresponds to."""
     return int(train_step) // self.train_steps_per_iteration
 
-  # The replay table counts items of `envs_per_worker` transitions; the learner uses every
-  # transition of each sampled item, so samples per insert is the same number for items as
-  # for transitions.
+  # The replay table counts items of `transitions_per_item` transitions; the learner uses
+  # every transition of each sampled item, so samples per insert is the same number for items
+  # as for transitions.
+  @property
+  def transitions_per_item(self) -> int:
+    """Transitions in one replay item: `steps_per_item` vector steps of `envs_per_worker` envs."""
+    return self.envs_per_worker * self.steps_per_item
+
   def items_of(self, transitions: int) -> int:
     """Replay items holding at least `transitions` transitions (at least 1)."""
-    return max(1, -(-int(transitions) // self.envs_per_worker))
+    return max(1, -(-int(transitions) // self.transitions_per_item))
+
+  def vector_steps_of(self, env_steps: int) -> int:
+    """Vector steps of the worker's envs making at least `env_steps` env steps (at least 1)."""
+    return max(1, -(-int(env_steps) // self.envs_per_worker))
 
   @property
   def replay_capacity_items(self) -> int:
     """The replay table's `max_size`: whole items within replay_capacity transitions."""
-    return max(1, self.replay_capacity // self.envs_per_worker)
+    return max(1, self.replay_capacity // self.transitions_per_item)
 
   @property
   def rate_limiter_error_buffer(self) -> float:
@@ -337,7 +353,7 @@ class TrainParamsBase(abc.ABC):
     """The replay table's signature: packed transitions of the agent's collect_data_spec
     (see `transitions.py`)."""
     from sac_system.transitions import TransitionCodec  # pylint: disable=import-outside-toplevel
-    return TransitionCodec(agent.collect_data_spec, self.envs_per_worker).item_signature()
+    return TransitionCodec(agent.collect_data_spec, self.transitions_per_item).item_signature()
 
   def policy_variables(self, agent, train_step):
     """The nest pushed to the variable table: actor weights and train_step."""

@@ -8,12 +8,12 @@ bytes); the learner's dataset unpacks whole minibatches back into the `[B, 2, ..
 trajectories that `SacAgent.train` expects, with the second step's unread fields zero.
 
 Reverb's cost is per item and per column, not per byte (benchmarks/README.md: ~1.6 KB of
-server memory and a `CreateItem` call per item, whatever its size), so an item holds one
-transition from each of a worker's `envs_per_worker` environments, taken at the same vector
-step: a single `[envs_per_worker, size]` column. The learner uses every row of every item it
-samples. Items are sampled uniformly and all hold the same number of transitions, so every
-stored transition is equally likely to be trained on, and the rows of one item come from
-independent episodes of different environments (not consecutive steps of one episode).
+server memory and a `CreateItem` call per item, whatever its size), so an item holds
+`steps_per_item` consecutive vector steps of a worker's `envs_per_worker` environments: a
+single `[transitions_per_item, size]` column, step-major. The learner uses every row of
+every item it samples. Items are sampled uniformly and all hold the same number of
+transitions, so every stored transition is equally likely to be trained on; the rows of one
+item are not independent draws (consecutive steps, or the same moment of several envs).
 
 Packing is exact for the leaves SAC trajectories have (float32 observations, actions,
 rewards and discounts; step types 0/1/2).
@@ -32,14 +32,14 @@ REPLAY_FORMAT = 3
 class TransitionCodec:
   """Packs transitions into float32 rows (numpy) and unpacks minibatches (TF)."""
 
-  def __init__(self, collect_data_spec, envs_per_worker: int = 1):
+  def __init__(self, collect_data_spec, transitions_per_item: int = 1):
     """Args:
       collect_data_spec: the agent's trajectory spec (a nest of TensorSpecs).
-      envs_per_worker: rows (transitions) per replay item.
+      transitions_per_item: rows (transitions) per replay item.
     """
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     self._spec = collect_data_spec
-    self.envs_per_worker = int(envs_per_worker)
+    self.transitions_per_item = int(transitions_per_item)
     leaves = tf.nest.flatten(collect_data_spec)
     for leaf in leaves:
       if not (leaf.dtype.is_floating or leaf.dtype.is_integer):
@@ -54,14 +54,44 @@ class TransitionCodec:
         name == "observation" for name in collect_data_spec._fields
         for _ in tf.nest.flatten(getattr(collect_data_spec, name))]
     assert len(self._is_observation) == len(leaves)
+    # pack_transition's fast path: one observation array, one action array, scalar rewards,
+    # no policy info (the Trajectory's leaves are then exactly these seven, in this order).
+    field_leaves = {name: tf.nest.flatten(getattr(collect_data_spec, name))
+                    for name in collect_data_spec._fields}
+    self._flat_observation = (
+        len(field_leaves["observation"]) == 1 and len(field_leaves["action"]) == 1
+        and not field_leaves["policy_info"] and len(field_leaves["reward"]) == 1
+        and collect_data_spec.reward.shape.num_elements() == 1)
     self.observation_size = int(sum(size for size, is_obs in zip(self._sizes, self._is_observation)
                                     if is_obs))
     self.size = self.step_size + self.observation_size
 
   def item_signature(self):
-    """The replay table's signature: {COLUMN: [time, envs_per_worker, size] float32}."""
+    """The replay table's signature: {COLUMN: [time, transitions_per_item, size] float32}."""
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    return {COLUMN: tf.TensorSpec([None, self.envs_per_worker, self.size], tf.float32)}
+    return {COLUMN: tf.TensorSpec([None, self.transitions_per_item, self.size], tf.float32)}
+
+  def pack_transition(self, time_step, action, next_time_step) -> np.ndarray:
+    """One transition of an actor without policy info (SAC's), from the env's time steps:
+    `pack(trajectory.from_transition(time_step, (action, (), ()), next_time_step),
+    next_time_step.observation)` without building the trajectory (the workers' hot path)."""
+    if not self._flat_observation:
+      from tf_agents.trajectories import policy_step, trajectory  # pylint: disable=import-outside-toplevel
+      return self.pack(trajectory.from_transition(
+          time_step, policy_step.PolicyStep(action, (), ()), next_time_step),
+                       next_time_step.observation)
+    row = np.concatenate([
+        np.asarray(time_step.step_type, np.float32).reshape(1),
+        np.asarray(time_step.observation, np.float32).reshape(-1),
+        np.asarray(action, np.float32).reshape(-1),
+        np.asarray(next_time_step.step_type, np.float32).reshape(1),
+        np.asarray(next_time_step.reward, np.float32).reshape(1),
+        np.asarray(next_time_step.discount, np.float32).reshape(1),
+        np.asarray(next_time_step.observation, np.float32).reshape(-1)])
+    if row.shape[0] != self.size:
+      raise ValueError(f"a transition packs into {row.shape[0]} values, the collect data spec "
+                       f"into {self.size}: the env's time steps do not match the agent's spec")
+    return row
 
   def pack(self, trajectory, next_observation) -> np.ndarray:
     """One transition as a float32 row of `size` values.

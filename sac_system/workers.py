@@ -7,8 +7,8 @@ learner's weights and `train_step`, applies the curriculum for the learner's ite
 `env.set_state` (on every collection env), evaluates the greedy policy every `eval_interval`
 iterations on fixed seeds, and collects at least `collect_steps_per_iteration` env steps into
 the replay table: the collection envs step in lockstep with one batched policy call per
-vector step, and each vector step is one replay item (`transitions.py`). Until the learner's
-first update (train_step 0) it acts uniformly at random.
+vector step, and every `steps_per_item` vector steps are one replay item (`transitions.py`).
+Until the learner's first update (train_step 0) it acts uniformly at random.
 """
 
 import collections
@@ -21,8 +21,7 @@ import reverb
 import tensorflow as tf
 from tf_agents.policies import greedy_policy
 from tf_agents.policies import py_tf_eager_policy
-from tf_agents.trajectories import policy_step
-from tf_agents.trajectories import trajectory
+from tf_agents.trajectories import time_step as time_step_lib
 from tf_agents.train.utils import spec_utils
 from tf_agents.train.utils import train_utils
 
@@ -48,9 +47,12 @@ VARIABLES_TIMEOUT_S = 600.0
 _COLLECT_ENV, _POLICY, _EVAL_ENV = 0, 1, 2
 
 
+_LAST = int(time_step_lib.StepType.LAST)
+
+
 class ReplayWriter:
-  """Writes replay items: one `[envs_per_worker, size]` block of packed transitions (one per
-  collection env, see `transitions.py`) per item, in a single column.
+  """Writes replay items: one `[transitions_per_item, size]` block of packed transitions
+  (`transitions.py`) per item, in a single column.
 
   Unlike tf-agents' `ReverbAddTrajectoryObserver` it never calls the Reverb writer's
   `end_episode`: that call flushes without a timeout, so while the rate limiter holds inserts
@@ -70,7 +72,7 @@ class ReplayWriter:
     return self._writer
 
   def __call__(self, rows: np.ndarray) -> None:
-    """Writes one item: `rows` is the `[envs_per_worker, size]` float32 block."""
+    """Writes one item: `rows` is the `[transitions_per_item, size]` float32 block."""
     writer = self._get_writer()
     writer.append({TRANSITION_COLUMN: rows})
     writer.create_item(self._table_name, 1.0,
@@ -204,11 +206,12 @@ class Worker:
     self.policy_variables = agent.collect_policy.variables()
     policy_seed = runtime.derive_seed(params.seed, worker_id, _POLICY, self._env_steps_offset)
     self.collect_policy, self.eval_policy = self._make_policies(agent, policy_seed)
+    self._numpy_collect = isinstance(self.collect_policy, NumpyActorPolicy)
     self._random_actions = np.random.default_rng(policy_seed)
     self.variable_source = variable_source or replay.VariableTable(
         server_address, params.policy_variables(agent, self.train_step),
         params.replay_server_timeout_seconds, self.logger)
-    self.codec = TransitionCodec(agent.collect_data_spec, params.envs_per_worker)
+    self.codec = TransitionCodec(agent.collect_data_spec, params.transitions_per_item)
     self.replay_writer = replay_writer or ReplayWriter(reverb.Client(server_address),
                                                        constants.REPLAY_TABLE)
     self.curriculum = Curriculum.from_config(params.env_config.get("curriculum"),
@@ -218,6 +221,8 @@ class Worker:
     self._next_eval_iteration = 0
     self._last_report = (time.monotonic(), self.env_steps)
     self._time_steps = None
+    self._item = np.empty((params.transitions_per_item, self.codec.size), np.float32)
+    self._item_rows = 0  # rows of `_item` filled so far
     self.last_train_step = 0
 
   @property
@@ -320,14 +325,17 @@ class Worker:
     if train_step == 0:
       return self._random_actions.uniform(spec.minimum, spec.maximum,
                                           (len(time_steps),) + spec.shape).astype(spec.dtype)
-    if isinstance(self.collect_policy, NumpyActorPolicy):  # the fast path: no nest handling
+    if self._numpy_collect:  # the fast path: no nest handling
+      if len(time_steps) == 1:
+        return self.collect_policy.actions(time_steps[0].observation[None])
       return self.collect_policy.actions(np.stack([step.observation for step in time_steps]))
     batch = tf.nest.map_structure(lambda *leaves: np.stack(leaves), *time_steps)
     return np.asarray(self.collect_policy.action(batch).action)
 
   def collect(self, train_step: int) -> None:
-    """Collects at least `collect_steps_per_iteration` env steps: vector steps over the
-    collection envs, each written as one replay item of one transition per env.
+    """Collects at least `collect_steps_per_iteration` env steps in vector steps over the
+    collection envs; every `steps_per_item` vector steps make one replay item (an item not
+    yet full waits for the next call).
 
     An env whose episode ended is reset at once, so every vector step yields a transition
     from every env (no LAST -> FIRST boundary steps).
@@ -335,19 +343,19 @@ class Worker:
     envs = self.collect_envs
     if self._time_steps is None:
       self._time_steps = [env.reset() for env in envs]
-    no_info = ()  # SAC's actor policy has no policy info
-    for _ in range(self.params.items_of(self.params.collect_steps_per_iteration)):
+    for _ in range(self.params.vector_steps_of(self.params.collect_steps_per_iteration)):
       actions = self._actions(train_step, self._time_steps)
-      rows = np.empty((len(envs), self.codec.size), np.float32)
       for index, (env, time_step, action) in enumerate(zip(envs, self._time_steps, actions)):
         next_step = env.step(action)
-        transition = trajectory.from_transition(
-            time_step, policy_step.PolicyStep(action, (), no_info), next_step)
-        rows[index] = self.codec.pack(transition, next_step.observation)
-        ended = next_step.is_last()
+        self._item[self._item_rows] = self.codec.pack_transition(time_step, action, next_step)
+        self._item_rows += 1
+        # not TimeStep.is_last(): its tf.is_tensor check costs ~10 us per call
+        ended = int(next_step.step_type) == _LAST
         self._stats.observe(index, float(next_step.reward), ended)
         self._time_steps[index] = env.reset() if ended else next_step
-      self.replay_writer(rows)
+      if self._item_rows == len(self._item):
+        self.replay_writer(self._item.copy())
+        self._item_rows = 0
 
   def _wait_until_written(self, stop) -> Optional[int]:
     """Waits for the replay server to accept this chunk (the rate limiter holds inserts while

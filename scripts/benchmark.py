@@ -140,13 +140,13 @@ def role_insert(args) -> None:
   from sac_system.transitions import TransitionCodec  # pylint: disable=import-outside-toplevel
   from sac_system.workers import ReplayWriter  # pylint: disable=import-outside-toplevel
   spec = params.build_agent().collect_data_spec
-  codec = TransitionCodec(spec, params.envs_per_worker)
+  codec = TransitionCodec(spec, params.transitions_per_item)
   rng = np.random.default_rng(0)
   pool = [np.stack([codec.pack(random_leaves(spec, rng), random_leaves(spec.observation, rng))
-                    for _ in range(params.envs_per_worker)]) for _ in range(64)]
+                    for _ in range(params.transitions_per_item)]) for _ in range(64)]
   step_bytes = sum(np.asarray(leaf).nbytes for leaf in tf.nest.flatten(random_leaves(spec, rng)))
   writer = ReplayWriter(reverb.Client(args.address), constants.REPLAY_TABLE)
-  items = args.items // params.envs_per_worker
+  items = args.items // params.transitions_per_item
   start = time.perf_counter()
   for index in range(items):
     writer(pool[index % len(pool)])
@@ -155,8 +155,9 @@ def role_insert(args) -> None:
   writer.wait_until_written(600_000)
   writer.close()
   elapsed = time.perf_counter() - start
-  transitions = items * params.envs_per_worker
-  emit({"transitions": transitions, "items": items, "envs_per_worker": params.envs_per_worker,
+  transitions = items * params.transitions_per_item
+  emit({"transitions": transitions, "items": items,
+        "transitions_per_item": params.transitions_per_item,
         "insert_transitions_per_second": transitions / elapsed,
         "insert_items_per_second": items / elapsed,
         # what a stored transition holds (transitions.py) and, for comparison, one step of
@@ -259,7 +260,7 @@ def role_collect(args) -> None:
     def chunk():
       worker.collect(train_step=1)  # not 0: the collect policy, not random actions
       worker.replay_writer.wait_until_written(60_000)
-    env_steps_per_chunk = (params.items_of(params.collect_steps_per_iteration)
+    env_steps_per_chunk = (params.vector_steps_of(params.collect_steps_per_iteration)
                            * params.envs_per_worker)
     rate = timed_rate(chunk, args.seconds, env_steps_per_chunk)
     worker.replay_writer.close()
@@ -478,7 +479,7 @@ def markdown(report: dict) -> str:
         f"= **{summary['roofline_ratio_to_plain']:.2f}×** the plain loop |",
         f"| Reverb sampling alone (learner's dataset) | "
         f"{speed['learner_ours']['sample_transitions_per_second']:.0f} transitions/s |",
-        f"| Reverb insert ({speed['replay_insert']['envs_per_worker']} transitions per item) | "
+        f"| Reverb insert ({speed['replay_insert']['transitions_per_item']} transitions per item) | "
         f"{speed['replay_insert']['insert_transitions_per_second']:.0f} transitions/s |",
         f"| raw env, random actions | "
         f"{speed['collection']['raw_env_steps_per_second']:.0f} env steps/s |",

@@ -37,11 +37,12 @@ def learner_step(exp_dir):
 
 def test_tiny_training_run_with_two_workers(tmp_path):
   # Pendulum's gravity `g` follows a curriculum whose entries fall inside the run; each
-  # worker steps 4 collection envs (items of 4 transitions).
+  # worker steps 2 collection envs, 2 vector steps per replay item (items of 4 transitions).
   curriculum = {"g": {"iters": [4, 10, 15], "range": [8.0, 12.0]}}
   config = write_config(tmp_path, {"num_iterations": 20, "min_size_to_sample": 100,
                                    "eval_interval": 8, "policy_checkpoint_interval": 100,
-                                   "learner_checkpoint_interval": 100, "envs_per_worker": 4},
+                                   "learner_checkpoint_interval": 100, "envs_per_worker": 2,
+                                   "steps_per_item": 2},
                         curriculum=curriculum)
   variables = write_variables(tmp_path, config, workers=2)
   exp_dir = str(tmp_path / "logs" / "run")
@@ -75,7 +76,7 @@ def test_tiny_training_run_with_two_workers(tmp_path):
   for worker in ("worker_0", "worker_1"):
     evals = [r for r in records(exp_dir, worker) if "eval/average_return" in r]
     assert evals and evals[-1]["train_step"] == 200, worker  # the final evaluation
-    assert all(r["env_steps"] % 4 == 0 for r in records(exp_dir, worker))  # 4 envs in lockstep
+    assert all(r["env_steps"] % 2 == 0 for r in records(exp_dir, worker))  # 2 envs in lockstep
     for key in ("time", "source", "train_step", "iteration", "env_steps"):
       assert key in evals[-1]
     # the curriculum: each value reported is the one of the last entry the iteration reached

@@ -159,10 +159,10 @@ def test_replay_checkpoint_interrupted_mid_write_falls_back_to_the_previous_one(
   from sac_system.workers import ReplayWriter
   server = replay.make_server(params, exp_dir=str(tmp_path), port=free_port())
   client = server.localhost_client()
-  codec = TransitionCodec(params.build_agent().collect_data_spec, params.envs_per_worker)
+  codec = TransitionCodec(params.build_agent().collect_data_spec, params.transitions_per_item)
   writer = ReplayWriter(reverb.Client(f"127.0.0.1:{server.port}"), constants.REPLAY_TABLE)
   for _ in range(5):
-    writer(np.ones((params.envs_per_worker, codec.size), np.float32))
+    writer(np.ones((params.transitions_per_item, codec.size), np.float32))
   writer.wait_until_written(5000)
   writer.close()
   assert client.server_info()[constants.REPLAY_TABLE].current_size == 5
@@ -254,16 +254,20 @@ def test_worker_loop_curriculum_evaluation_and_end(tmp_path, eval_follows):
   assert writer.closed
 
 
-def test_replay_items_hold_one_transition_per_env_and_unpack_to_what_sac_trains_on(tmp_path):
-  """A worker with 3 envs writes one item per vector step, one row per env; unpacked and cut by
-  tf-agents' `to_transition`, every row is exactly the transition its env made (ended
-  episodes are reset at once, so no row starts at an episode's last step)."""
+@pytest.mark.parametrize("envs, steps", [(3, 1), (1, 3), (3, 2)])
+def test_replay_items_hold_vector_steps_and_unpack_to_what_sac_trains_on(tmp_path, envs, steps):
+  """A worker with `envs` envs writes one item per `steps` vector steps, one row per env and
+  step (step-major); unpacked and cut by tf-agents' `to_transition`, every row is exactly the
+  transition its env made (ended episodes are reset at once, so no row starts at an
+  episode's last step). A vector step that does not fill an item waits for the next."""
   import reverb
   import tensorflow as tf
   from tf_agents.trajectories import trajectory
   from sac_system.transitions import COLUMN
   from sac_system.workers import ReplayWriter, Worker
-  config = write_config(tmp_path, {"envs_per_worker": 3, "collect_steps_per_iteration": 7},
+  # 3 vector steps per collect call (7 env steps asked of 3 envs, 3 of 1), 3 calls
+  config = write_config(tmp_path, {"envs_per_worker": envs, "steps_per_item": steps,
+                                   "collect_steps_per_iteration": 7 if envs == 3 else 3},
                         env_kwargs={"target": 1.0})
   with open(config) as config_file:
     content = json.load(config_file)
@@ -290,24 +294,27 @@ def test_replay_items_hold_one_transition_per_env_and_unpack_to_what_sac_trains_
         return after
       env.step = recording_step
     for train_step in (0, 0, 5):  # random actions, then the collect policy
-      worker.collect(train_step)  # 7 env steps asked: 3 vector steps of 3 envs
+      worker.collect(train_step)
     writer.wait_until_written(5000)
     writer.close()
+    assert all(len(steps_made) == 9 for steps_made in made)  # 9 vector steps
+    items_written = 9 // steps
     client = reverb.Client(f"127.0.0.1:{server.port}")
     size = client.server_info()[constants.REPLAY_TABLE].current_size
-    assert size == 9 and all(len(steps) == 9 for steps in made)
+    assert size == items_written
     items = list(client.sample(constants.REPLAY_TABLE, num_samples=size, emit_timesteps=False))
-    packed = np.stack([item.data[0][0] for item in items])  # [item, env, size]
+    packed = np.stack([item.data[0][0] for item in items])  # [item, row, size]
     # step type, observation (2), action (1), next step type, reward, discount; next observation
-    assert packed.shape == (9, 3, worker.codec.size) and worker.codec.size == 7 + 2
-    unpacked = worker.codec.unpack(tf.constant(packed.reshape(27, -1)))
+    assert packed.shape == (items_written, envs * steps, worker.codec.size)
+    assert worker.codec.size == 7 + 2
+    unpacked = worker.codec.unpack(tf.constant(packed.reshape(items_written * envs * steps, -1)))
     assert unpacked.observation.dtype == tf.float32 and unpacked.step_type.dtype == tf.int32
     got = trajectory.to_transition(unpacked)
     episodes_ended = 0
-    for item in range(9):
-      for index in range(3):
-        before, action, after = made[index][item]
-        row = item * 3 + index
+    for vector_step in range(items_written * steps):
+      for index in range(envs):
+        before, action, after = made[index][vector_step]
+        row = vector_step * envs + index
         assert not before.is_last()
         episodes_ended += int(after.is_last())
         for value, want in [(got.time_step.step_type, before.step_type),
@@ -318,7 +325,7 @@ def test_replay_items_hold_one_transition_per_env_and_unpack_to_what_sac_trains_
                             (got.next_time_step.discount, after.discount),
                             (got.next_time_step.observation, after.observation)]:
           np.testing.assert_array_equal(value[row, 0].numpy(), want)  # [B, 1, ...] windows
-    assert episodes_ended >= 3  # 3-step episodes: every env ended at least one
+    assert episodes_ended >= envs  # 3-step episodes: every env ended at least one
     assert COLUMN in params.replay_signature(agent)
   finally:
     server.stop()

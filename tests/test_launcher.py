@@ -168,12 +168,31 @@ def test_resume_refuses_changed_table_definitions(tmp_path, repo):
   with pytest.raises(UserInputError) as error:  # a run from before packed transitions
     launcher.check_resume_compatible(variables, params)
   assert "run_info.json: replay_format: 1: this run's replay checkpoint" in str(error.value)
+  from sac_system.transitions import REPLAY_FORMAT
   with open(os.path.join(variables.exp_dir, "run_info.json"), "w") as info_file:
-    json.dump({**info, "replay_format": 2}, info_file)
+    json.dump({**info, "replay_format": REPLAY_FORMAT - 1}, info_file)
+  with pytest.raises(UserInputError, match="replay_format: 2: .*--fresh"):  # one item per env step
+    launcher.check_resume_compatible(variables, params)
+  with open(os.path.join(variables.exp_dir, "run_info.json"), "w") as info_file:
+    json.dump({**info, "replay_format": REPLAY_FORMAT}, info_file)
   launcher.check_resume_compatible(variables, params)  # unchanged: fine
   for key, value in (("num_iterations", 999), ("eval_interval", 7)):
     write_config(tmp_path, {key: value})
     launcher.check_resume_compatible(variables, launcher.check_params(variables))
+  # items of 4 transitions: 4 envs x 1 step may become 2 envs x 2 steps, not 2 x 1
+  with open(os.path.join(variables.exp_dir, "run_info.json"), "w") as info_file:
+    json.dump({"hyperparameters": {**info["hyperparameters"], "envs_per_worker": 4},
+               "replay_format": REPLAY_FORMAT}, info_file)
+  write_config(tmp_path, {"envs_per_worker": 2, "steps_per_item": 2})
+  launcher.check_resume_compatible(variables, launcher.check_params(variables))
+  write_config(tmp_path, {"envs_per_worker": 2})
+  with pytest.raises(UserInputError) as error:
+    launcher.check_resume_compatible(variables, launcher.check_params(variables))
+  assert str(error.value).startswith(f"{config}: hyperparameters.steps_per_item: "
+                                     "envs_per_worker * steps_per_item is 2 but the run in")
+  assert "with 4 transitions per replay item" in str(error.value)
+  with open(os.path.join(variables.exp_dir, "run_info.json"), "w") as info_file:
+    json.dump({**info, "replay_format": REPLAY_FORMAT}, info_file)
   for key, value, words in (("replay_capacity", 5000, "is 5000 but the run in"),
                             ("actor_fc_layers", [16, 16], "is [16, 16] but"),
                             ("samples_per_insert", 4.0, "was started with 8.0")):

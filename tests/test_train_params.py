@@ -142,7 +142,7 @@ class _Params(TrainParamsBase):
 @pytest.mark.parametrize("envs", [1, 3, 32])
 def test_rate_limiter_error_buffer_is_accepted_by_reverb_rules(envs):
   for spi, slack in ((256.0, 1000), (0.5, 1), (1.0, 1), (4096.0, 1)):
-    params = _Params({"hyperparameters": {"samples_per_insert": spi, "envs_per_worker": envs,
+    params = _Params({"hyperparameters": {"samples_per_insert": spi, "steps_per_item": envs,
                                           "rate_limiter_slack_items": slack}})
     # Reverb requires max_diff - min_diff = 2 * error_buffer >= 2 * max(1, samples_per_insert)
     assert params.rate_limiter_error_buffer >= max(1.0, spi)
@@ -150,10 +150,16 @@ def test_rate_limiter_error_buffer_is_accepted_by_reverb_rules(envs):
     assert params.rate_limiter_error_buffer == max(-(-slack // envs) * spi, 1.0, spi)
 
 
-@pytest.mark.parametrize("envs", [1, 2, 3, 7, 32, 1000])
-def test_replay_sizes_in_transitions_become_whole_items(envs):
-  params = _Params({"hyperparameters": {"envs_per_worker": envs, "replay_capacity": 1000,
-                                        "min_size_to_sample": 100}})
+@pytest.mark.parametrize("envs, steps", [(1, 1), (2, 1), (3, 1), (1, 7), (4, 8), (32, 1),
+                                         (1000, 1), (10, 100)])
+def test_replay_sizes_in_transitions_become_whole_items(envs, steps):
+  params = _Params({"hyperparameters": {"envs_per_worker": envs, "steps_per_item": steps,
+                                        "replay_capacity": 1000, "min_size_to_sample": 100}})
+  assert params.transitions_per_item == envs * steps
+  for env_steps in (1, 7, 32, 33):  # collection chunks: whole vector steps
+    vector_steps = params.vector_steps_of(env_steps)
+    assert vector_steps * envs >= env_steps and (vector_steps - 1) * envs < env_steps
+  envs = envs * steps  # below: transitions per item
   # capacity: the whole items that fit; never more transitions than replay_capacity
   assert params.replay_capacity_items == 1000 // envs
   assert params.replay_capacity_items * envs <= 1000 < (params.replay_capacity_items + 1) * envs
@@ -164,10 +170,11 @@ def test_replay_sizes_in_transitions_become_whole_items(envs):
   assert params.items_of(0) == 1
 
 
-def test_envs_per_worker_is_validated():
-  with pytest.raises(UserInputError, match="hyperparameters.envs_per_worker: must be >= 1"):
-    _Params({"hyperparameters": {"envs_per_worker": 0}}).validate()
-  with pytest.raises(UserInputError, match="hyperparameters.envs_per_worker: 64 exceeds "
-                                           "replay_capacity 50"):
-    _Params({"hyperparameters": {"envs_per_worker": 64, "replay_capacity": 50,
+def test_envs_and_steps_per_item_are_validated():
+  for name in ("envs_per_worker", "steps_per_item"):
+    with pytest.raises(UserInputError, match=f"hyperparameters.{name}: must be >= 1"):
+      _Params({"hyperparameters": {name: 0}}).validate()
+  with pytest.raises(UserInputError, match=r"hyperparameters.steps_per_item: envs_per_worker \* "
+                                           "steps_per_item = 64 exceeds replay_capacity 50"):
+    _Params({"hyperparameters": {"envs_per_worker": 8, "steps_per_item": 8, "replay_capacity": 50,
                                  "min_size_to_sample": 10, "batch_size": 8}}).validate()
