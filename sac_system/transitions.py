@@ -58,7 +58,7 @@ class TransitionCodec:
     # no policy info (the Trajectory's leaves are then exactly these seven, in this order).
     field_leaves = {name: tf.nest.flatten(getattr(collect_data_spec, name))
                     for name in collect_data_spec._fields}
-    self._flat_observation = (
+    self._fast_pack = (
         len(field_leaves["observation"]) == 1 and len(field_leaves["action"]) == 1
         and not field_leaves["policy_info"] and len(field_leaves["reward"]) == 1
         and collect_data_spec.reward.shape.num_elements() == 1)
@@ -75,7 +75,7 @@ class TransitionCodec:
     """One transition of an actor without policy info (SAC's), from the env's time steps:
     `pack(trajectory.from_transition(time_step, (action, (), ()), next_time_step),
     next_time_step.observation)` without building the trajectory (the workers' hot path)."""
-    if not self._flat_observation:
+    if not self._fast_pack:
       from tf_agents.trajectories import policy_step, trajectory  # pylint: disable=import-outside-toplevel
       return self.pack(trajectory.from_transition(
           time_step, policy_step.PolicyStep(action, (), ()), next_time_step),
@@ -88,10 +88,7 @@ class TransitionCodec:
         np.asarray(next_time_step.reward, np.float32).reshape(1),
         np.asarray(next_time_step.discount, np.float32).reshape(1),
         np.asarray(next_time_step.observation, np.float32).reshape(-1)])
-    if row.shape[0] != self.size:
-      raise ValueError(f"a transition packs into {row.shape[0]} values, the collect data spec "
-                       f"into {self.size}: the env's time steps do not match the agent's spec")
-    return row
+    return self._checked(row)
 
   def pack(self, trajectory, next_observation) -> np.ndarray:
     """One transition as a float32 row of `size` values.
@@ -107,10 +104,13 @@ class TransitionCodec:
     parts += [np.asarray(leaf, np.float32).reshape(-1)
               for leaf in tf.nest.flatten(next_observation)]
     row = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    return self._checked(row)
+
+  def _checked(self, row: np.ndarray) -> np.ndarray:
     if row.shape[0] != self.size:
       raise ValueError(f"a transition packs into {row.shape[0]} values, the collect data spec "
-                       f"into {self.size}: the policy's trajectories do not match the agent's "
-                       "spec")
+                       f"into {self.size}: the env's time steps or the policy's actions do not "
+                       "match the agent's spec")
     return row
 
   def unpack(self, packed):

@@ -254,17 +254,23 @@ def test_worker_loop_curriculum_evaluation_and_end(tmp_path, eval_follows):
   assert writer.closed
 
 
-@pytest.mark.parametrize("envs, steps", [(3, 1), (1, 3), (3, 2)])
-def test_replay_items_hold_vector_steps_and_unpack_to_what_sac_trains_on(tmp_path, envs, steps):
+@pytest.mark.parametrize("envs, steps, numpy_actor", [(3, 1, True), (1, 3, True), (3, 2, True),
+                                                      (3, 1, False)])
+def test_replay_items_hold_vector_steps_and_unpack_to_what_sac_trains_on(
+    tmp_path, monkeypatch, envs, steps, numpy_actor):
   """A worker with `envs` envs writes one item per `steps` vector steps, one row per env and
   step (step-major); unpacked and cut by tf-agents' `to_transition`, every row is exactly the
   transition its env made (ended episodes are reset at once, so no row starts at an
-  episode's last step). A vector step that does not fill an item waits for the next."""
+  episode's last step). A vector step that does not fill an item waits for the next. Without
+  the numpy actor, tf-agents' collect policy acts for the envs in one batched call."""
   import reverb
   import tensorflow as tf
   from tf_agents.trajectories import trajectory
   from sac_system.transitions import COLUMN
+  from sac_system import workers
   from sac_system.workers import ReplayWriter, Worker
+  if not numpy_actor:  # as for a params file whose actor the numpy copy does not mirror
+    monkeypatch.setattr(workers, "matches_tf_policy", lambda *args: False)
   # 3 vector steps per collect call (7 env steps asked of 3 envs, 3 of 1), 3 calls
   config = write_config(tmp_path, {"envs_per_worker": envs, "steps_per_item": steps,
                                    "collect_steps_per_iteration": 7 if envs == 3 else 3},
@@ -285,6 +291,7 @@ def test_replay_items_hold_vector_steps_and_unpack_to_what_sac_trains_on(tmp_pat
     writer = ReplayWriter(reverb.Client(f"127.0.0.1:{server.port}"), constants.REPLAY_TABLE)
     worker = Worker(params, 0, str(tmp_path), variable_source=FakeVariables([0]),
                     replay_writer=writer)
+    assert isinstance(worker.collect_policy, workers.NumpyActorPolicy) == numpy_actor
     made = [[] for _ in worker.collect_envs]  # (time step, action, next time step) per env
     for index, env in enumerate(worker.collect_envs):
       def recording_step(action, env=env, index=index, step=env.step):
