@@ -47,20 +47,20 @@ class NumpyActorPolicy(py_policy.PyPolicy):
     self._centre = (maximum + minimum) / 2.0
     self._half_range = (maximum - minimum) / 2.0
     self._action_size = int(np.prod(action_spec.shape))
-    self._weights = []
+    self._layers = []
     self.refresh()
 
   def refresh(self) -> None:
     """Copies the current values of the actor's variables (after each pull of weights)."""
-    self._weights = [np.asarray(variable.numpy(), np.float32) for variable in self._variables]
+    weights = [np.asarray(variable.numpy(), np.float32) for variable in self._variables]
+    self._layers = list(zip(weights[0::2], weights[1::2]))  # (kernel, bias) per layer
 
   def mean_and_std(self, observations: np.ndarray):
     """The pre-tanh Gaussian's mean and std for a batch of observations."""
     hidden = np.asarray(observations, np.float32).reshape(len(observations), -1)
-    layers = list(zip(self._weights[0::2], self._weights[1::2]))
-    for kernel, bias in layers[:-1]:
+    for kernel, bias in self._layers[:-1]:
       hidden = np.maximum(hidden @ kernel + bias, 0.0)
-    kernel, bias = layers[-1]
+    kernel, bias = self._layers[-1]
     projection = hidden @ kernel + bias
     mean, log_std = projection[:, :self._action_size], projection[:, self._action_size:]
     return mean, np.exp(log_std)

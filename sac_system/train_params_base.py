@@ -7,8 +7,8 @@ name under `"hyperparameters"`; unknown names, wrong types and impossible values
 `UserInputError` naming the config file and the key.
 
 This is the one place that builds the networks and the `SacAgent` (whose `collect_policy`
-samples; greedy evaluation wraps its `policy` in tf-agents' `GreedyPolicy`): the learner, the workers, the replay server (for the table signatures)
-and run.py all call it.
+samples; greedy evaluation wraps its `policy` in tf-agents' `GreedyPolicy`): the learner,
+the workers, the replay server (for the table signatures) and run.py all call it.
 
 The module itself is pure: TensorFlow and tf-agents are imported inside the builder methods,
 so loading and validating a config does not import TensorFlow.
@@ -27,6 +27,11 @@ from sac_system.errors import UserInputError
 
 # Top-level keys of a JSON config that the base class itself understands.
 BASE_CONFIG_KEYS = frozenset({"hyperparameters", "curriculum", "eval_follows_curriculum"})
+
+
+def _whole_units(count: int, unit: int) -> int:
+  """The fewest whole units of `unit` that hold `count` (at least 1)."""
+  return max(1, -(-int(count) // unit))
 
 
 class TrainParamsBase(abc.ABC):
@@ -77,7 +82,7 @@ class TrainParamsBase(abc.ABC):
   rate_limiter_slack_items: int = 1000
   """How many transitions inserts may run ahead of, or behind, the exact samples_per_insert
   ratio before Reverb blocks the faster side (the rate limiter's error buffer; rounded up to
-  whole items of envs_per_worker transitions)."""
+  whole items of transitions_per_item transitions)."""
   min_size_to_sample: int = 10_000
   """Warm-up: transitions in the table before the learner samples. Until the learner's
   first update (train_step 0) workers act uniformly at random."""
@@ -103,9 +108,9 @@ class TrainParamsBase(abc.ABC):
   `envs_per_worker * steps_per_item` transitions (`transitions.py`). Reverb's cost is per
   item (~1.6 KB of server memory and one `CreateItem` call whatever its size), so items of 32
   transitions store a transition in ~1/10 of the memory and write it ~40x faster than items
-  of one. The learner trains on every transition of each item it samples, so a minibatch is
-  batch_size / transitions_per_item items. Replay sizes, the warm-up and the rate limiter's
-  slack stay counted in transitions."""
+  of one. The learner trains on every transition of each item it samples, shuffling the rows
+  of 8 minibatches' worth of items together (`SacLearner.make_dataset`). Replay sizes, the
+  warm-up and the rate limiter's slack stay counted in transitions."""
   eval_interval: int = 50
   """Iterations between greedy evaluations on each worker's eval env."""
   eval_episodes: int = 10
@@ -241,11 +246,11 @@ class TrainParamsBase(abc.ABC):
 
   def items_of(self, transitions: int) -> int:
     """Replay items holding at least `transitions` transitions (at least 1)."""
-    return max(1, -(-int(transitions) // self.transitions_per_item))
+    return _whole_units(transitions, self.transitions_per_item)
 
   def vector_steps_of(self, env_steps: int) -> int:
     """Vector steps of the worker's envs making at least `env_steps` env steps (at least 1)."""
-    return max(1, -(-int(env_steps) // self.envs_per_worker))
+    return _whole_units(env_steps, self.envs_per_worker)
 
   @property
   def replay_capacity_items(self) -> int:

@@ -48,22 +48,22 @@ class TransitionCodec:
     self._dtypes = [leaf.dtype for leaf in leaves]
     self._sizes = [int(np.prod(shape)) for shape in self._shapes]
     self.step_size = int(sum(self._sizes))
-    # Which leaves are the observation: the second step contributes only those. A trajectory
-    # flattens field by field, in the order of its fields.
-    self._is_observation = [
-        name == "observation" for name in collect_data_spec._fields
-        for _ in tf.nest.flatten(getattr(collect_data_spec, name))]
+    # A trajectory flattens field by field, in the order of its fields.
+    field_leaves = {name: tf.nest.flatten(getattr(collect_data_spec, name))
+                    for name in collect_data_spec._fields}
+    # Which leaves are the observation: the second step contributes only those.
+    self._is_observation = [name == "observation" for name, field in field_leaves.items()
+                            for _ in field]
     assert len(self._is_observation) == len(leaves)
     # pack_transition's fast path: one observation array, one action array, scalar rewards,
     # no policy info (the Trajectory's leaves are then exactly these seven, in this order).
-    field_leaves = {name: tf.nest.flatten(getattr(collect_data_spec, name))
-                    for name in collect_data_spec._fields}
     self._fast_pack = (
         len(field_leaves["observation"]) == 1 and len(field_leaves["action"]) == 1
         and not field_leaves["policy_info"] and len(field_leaves["reward"]) == 1
         and collect_data_spec.reward.shape.num_elements() == 1)
-    self.observation_size = int(sum(size for size, is_obs in zip(self._sizes, self._is_observation)
-                                    if is_obs))
+    self._observation_sizes = [size for size, is_obs in zip(self._sizes, self._is_observation)
+                               if is_obs]
+    self.observation_size = int(sum(self._observation_sizes))
     self.size = self.step_size + self.observation_size
 
   def item_signature(self):
@@ -120,10 +120,8 @@ class TransitionCodec:
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     first, second = tf.split(packed, [self.step_size, self.observation_size], axis=-1)
     first_columns = tf.split(first, self._sizes, axis=-1) if self._sizes else []
-    observation_sizes = [size for size, is_obs in zip(self._sizes, self._is_observation)
-                         if is_obs]
-    second_columns = iter(tf.split(second, observation_sizes, axis=-1)
-                          if observation_sizes else [])
+    second_columns = iter(tf.split(second, self._observation_sizes, axis=-1)
+                          if self._observation_sizes else [])
     outer = tf.shape(packed)[:-1]
     leaves = []
     for index, (shape, dtype) in enumerate(zip(self._shapes, self._dtypes)):

@@ -321,8 +321,8 @@ class Worker:
   def _actions(self, train_step: int, time_steps) -> np.ndarray:
     """One action per collection env: uniformly random before the first update, else from
     one batched call of the collect policy."""
-    spec = self.collect_envs[0].action_spec()
     if train_step == 0:
+      spec = self.collect_envs[0].action_spec()
       return self._random_actions.uniform(spec.minimum, spec.maximum,
                                           (len(time_steps),) + spec.shape).astype(spec.dtype)
     if self._numpy_collect:  # the fast path: no nest handling

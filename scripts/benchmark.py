@@ -391,13 +391,6 @@ def speed_benchmarks(args) -> dict:
 
 
 # ----- time to solve -----------------------------------------------------------------------
-def read_metrics(path: str) -> list:
-  if not os.path.exists(path):
-    return []
-  with open(path) as metrics_file:
-    return [json.loads(line) for line in metrics_file if line.endswith("\n")]
-
-
 def program_pids(exp_dir: str) -> dict:
   """pid of each program of the run in `exp_dir`, by script name."""
   pids = {}
@@ -411,6 +404,7 @@ def program_pids(exp_dir: str) -> dict:
 
 def time_to_solve(args, seed: int) -> dict:
   """Runs the variables file with `seed` until a worker's eval first reaches SOLVED_RETURN."""
+  from sac_system import metrics  # pylint: disable=import-outside-toplevel
   name = f"benchmark_time_to_solve_seed{seed}"
   with open(args.variables) as variables_file:
     text = variables_file.read()
@@ -435,7 +429,7 @@ def time_to_solve(args, seed: int) -> dict:
           peaks[program] = max(peaks.get(program, 0.0), rss_mb("VmHWM", pid))
         except OSError:
           pass
-      records = read_metrics(os.path.join(exp_dir, "metrics.jsonl"))
+      records = metrics.read_records(exp_dir)
       learner = [r for r in records if r.get("source") == "learner"]
       for record in records:
         if (str(record.get("source", "")).startswith("worker_") and record.get("train_step")
