@@ -3,7 +3,7 @@
 # taken from the repository root.
 
 # Python file defining class TrainParams (derived from TrainParamsBase).
-SAC_PARAMS=sac_system/lunar_lander_params.py
+SAC_PARAMS=sac_system/envs/lunar_lander_params.py
 # JSON config: env settings, hyperparameter overrides ("hyperparameters"), "curriculum".
 SAC_CONFIG=config/lunar_lander.json
 # Experiment name: the run writes to logs/$SAC_EXP_NAME (run again to resume it).

@@ -2,7 +2,7 @@
 # (generic params: the config names the env). About 5 minutes on 2 CPUs.
 
 # Python file defining class TrainParams: the generic gymnasium params.
-SAC_PARAMS=sac_system/gym_params.py
+SAC_PARAMS=sac_system/envs/gym_params.py
 # JSON config naming the env ("env_id") and its hyperparameters.
 SAC_CONFIG=config/pendulum.json
 # The run writes to logs/$SAC_EXP_NAME.

@@ -3,7 +3,7 @@
 # The job asks for 1 + 3 + 5 * 2 + 2 = 16 CPUs (the +2 is headroom for the launcher and the OS).
 
 # Python file defining class TrainParams (derived from TrainParamsBase).
-SAC_PARAMS=sac_system/lunar_lander_params.py
+SAC_PARAMS=sac_system/envs/lunar_lander_params.py
 # JSON config: env settings, hyperparameter overrides, curriculum.
 SAC_CONFIG=config/lunar_lander.json
 # The run writes to logs/$SAC_EXP_NAME.

@@ -1,4 +1,4 @@
-"""CPU allocation for the N+2 programs of a run (DESIGN §3).
+"""CPU allocation for the N+2 programs of a run (docs/design.md §2.3).
 
 Reads the CPU ids this job may use (`Cpus_allowed_list` in /proc/self/status; under SLURM it
 holds the job's CPUs) and hands them out in order: replay server, learner, worker 0..N-1.

@@ -1,4 +1,4 @@
-"""Curriculum over environment parameters, indexed by the learner's iteration (DESIGN §5).
+"""Curriculum over environment parameters, indexed by the learner's iteration (docs/design.md §6).
 
 A config's `"curriculum"` maps a parameter name to `{"iters": [...], "range": [lo, hi]}`;
 `values = numpy.linspace(lo, hi, len(iters))`. At each iteration index a worker pops every

@@ -2,11 +2,10 @@
 
 A policy checkpoint `EXP/policies/checkpoints/policy_checkpoint_%010d` holds the actor's
 variables at that train_step; it is loaded into the greedy SavedModel `EXP/policies/
-greedy_policy` written by the learner. The environment is the params' eval environment
+greedy_policy` written by the learner. Nothing here talks to the replay buffer. The environment is the params' eval environment
 (`env_ctor()` with `eval_env_args_kwargs()`), so a run's own config decides the physics.
 """
 
-import json
 import os
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -14,7 +13,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from sac_system import constants
+from sac_system import files
+from sac_system import seeds
+from sac_system.episodes import run_episodes, summarize_episodes
 from sac_system.errors import UserInputError
+from sac_system.train_params_base import TrainParamsBase
 
 CHECKPOINT_PATTERN = re.compile(r"^policy_checkpoint_(\d{10})$")
 
@@ -55,10 +58,10 @@ def train_step_of(checkpoint: str) -> int:
 
 def load_greedy_policy(exp_dir: str, checkpoint: str):
   """The greedy SavedModel policy with the checkpoint's variables, as a py policy."""
-  from tf_agents.policies import py_tf_eager_policy  # pylint: disable=import-outside-toplevel
+  from tf_agents.policies import py_tf_eager_policy
   policies = os.path.join(exp_dir, constants.POLICIES_DIR)
   policy = py_tf_eager_policy.SavedModelPyTFEagerPolicy(
-      os.path.join(policies, "greedy_policy"), load_specs_from_pbtxt=True)
+      os.path.join(policies, constants.GREEDY_POLICY_DIR), load_specs_from_pbtxt=True)
   policy.update_from_checkpoint(
       os.path.join(policies, constants.POLICY_CHECKPOINTS_DIR, checkpoint))
   return policy
@@ -66,7 +69,7 @@ def load_greedy_policy(exp_dir: str, checkpoint: str):
 
 def check_specs(policy, env, params_path: str) -> None:
   """Raises UserInputError when the env's observations/actions do not fit the saved policy."""
-  from tf_agents.specs import tensor_spec  # pylint: disable=import-outside-toplevel
+  from tf_agents.specs import tensor_spec
   pairs = (("observation", policy.time_step_spec.observation, env.observation_spec()),
            ("action", policy.action_spec, env.action_spec()))
   for what, saved, built in pairs:
@@ -80,30 +83,20 @@ def check_specs(policy, env, params_path: str) -> None:
                            "for this exp dir?")
 
 
-def episode_seeds(seed: int, num_episodes: int) -> List[int]:
-  """Episode seeds derived from --seed: the same --seed gives the same episodes."""
-  from sac_system.runtime import derive_seed  # pylint: disable=import-outside-toplevel
-  return [derive_seed(seed, 7_919, k) for k in range(num_episodes)]
-
-
 def write_video(frames: Sequence[np.ndarray], path: str, fps: int) -> None:
-  """Writes frames to an mp4 (H.264, via the ffmpeg binary that imageio-ffmpeg ships)."""
-  import imageio  # pylint: disable=import-outside-toplevel
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  temporary = path + ".partial.mp4"
-  with imageio.get_writer(temporary, fps=fps, codec="libx264", macro_block_size=2,
-                          ffmpeg_log_level="error") as writer:
+  """Writes frames to an mp4 (H.264, via the ffmpeg binary that imageio-ffmpeg ships),
+  atomically: a crash mid-write never leaves a truncated video in place."""
+  import imageio
+  with files.atomic_path(path) as temporary, imageio.get_writer(
+      temporary, fps=fps, codec="libx264", macro_block_size=2,
+      ffmpeg_log_level="error") as writer:
     for frame in frames:
       writer.append_data(frame)
-  os.replace(temporary, path)  # a crash mid-write never leaves a truncated video in place
 
 
 def write_csv(path: str, header: str, lines: Sequence[str]) -> None:
-  """Writes a CSV through a temporary file, so a crash never leaves half a table."""
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path + ".partial", "w") as csv_file:
-    csv_file.write("\n".join([header, *lines]) + "\n")
-  os.replace(path + ".partial", path)
+  """Writes a CSV atomically, so a crash never leaves half a table."""
+  files.write_text(path, "\n".join([header, *lines]) + "\n")
 
 
 class CheckpointEvaluator:
@@ -112,7 +105,7 @@ class CheckpointEvaluator:
   The greedy SavedModel is loaded once; each checkpoint then only updates its variables.
   """
 
-  def __init__(self, params, exp_dir: str, params_path: str):
+  def __init__(self, params: TrainParamsBase, exp_dir: str, params_path: str):
     self.exp_dir = exp_dir
     self.params_path = params_path
     self.env = params.make_eval_env()
@@ -131,16 +124,15 @@ class CheckpointEvaluator:
                printer=print) -> Dict:
     """Runs `num_episodes` episodes and writes EXP/eval/<ckpt>_seed<seed>.json (and the video
     EXP/videos/<ckpt>_seed<seed>.mp4 when `video`). Returns the results dict."""
-    from sac_system.workers import run_episodes, summarize_episodes  # pylint: disable=import-outside-toplevel
     self.load(checkpoint)
     frames: List[np.ndarray] = []
     on_step = None
     if video:
       self.env.enable_rendering()
       on_step = lambda _time_step: frames.append(np.asarray(self.env.render()))
-    seeds = episode_seeds(seed, num_episodes)
+    episode_seeds = seeds.run_py_episode_seeds(seed, num_episodes)
     results = []
-    for index, episode_seed in enumerate(seeds):
+    for index, episode_seed in enumerate(episode_seeds):
       (episode_return, length), = run_episodes(self.env, self.policy, [episode_seed],
                                                on_step=on_step)
       results.append((episode_return, length))
@@ -152,12 +144,9 @@ class CheckpointEvaluator:
             f"seed {seed})")
     name = f"{checkpoint}_seed{seed}"
     output = {"checkpoint": checkpoint, "train_step": train_step_of(checkpoint), "seed": seed,
-              "episode_seeds": seeds, "returns": [r for r, _ in results],
+              "episode_seeds": episode_seeds, "returns": [r for r, _ in results],
               "lengths": [n for _, n in results], **summary}
-    eval_dir = os.path.join(self.exp_dir, constants.EVAL_DIR)
-    os.makedirs(eval_dir, exist_ok=True)
-    with open(os.path.join(eval_dir, name + ".json"), "w") as results_file:
-      json.dump(output, results_file, indent=2)
+    files.write_json(os.path.join(self.exp_dir, constants.EVAL_DIR, name + ".json"), output)
     if video:
       gym_env = getattr(self.env, "gym_env", None)
       fps = int(getattr(gym_env, "metadata", {}).get("render_fps", 30) or 30)
@@ -192,7 +181,7 @@ def evaluate_all(evaluator: CheckpointEvaluator, every: int, num_episodes: int, 
   write_csv(base + ".csv", "train_step,checkpoint,mean_return,std_return",
             [f"{train_step},{checkpoint},{mean:.4f},{std:.4f}"
              for train_step, checkpoint, mean, std in rows])
-  from sac_system import plotting  # pylint: disable=import-outside-toplevel
+  from sac_system import plotting
   plotting.plot_checkpoint_returns(rows, f"{os.path.basename(evaluator.exp_dir)}: greedy return "
                                    f"of each checkpoint ({num_episodes} episodes, seed {seed})",
                                    base + ".png")
@@ -239,7 +228,7 @@ def grid_cells(axes: Sequence[Tuple[str, List[float]]], state_keys: Sequence[str
   """Every combination of the axes' values, as `set_state` dicts (first axis slowest).
 
   A cell fixes its parameters: for a gridded parameter `p` whose environment also has a
-  `p_spread` key (per-episode randomization, see `lunar_lander_physics`), the spread is set
+  `p_spread` key (per-episode randomization, see `envs/lunar_lander_physics.py`), the spread is set
   to 0, and gridding `enable_wind` turns `wind_probability` off.
   """
   cells = [{}]
@@ -268,7 +257,6 @@ def robustness_grid(evaluator: CheckpointEvaluator, checkpoint: str, axis_specs:
     UserInputError: for a bad axis, a parameter the env does not accept, or more than two
       axes with several values.
   """
-  from sac_system.workers import run_episodes, summarize_episodes  # pylint: disable=import-outside-toplevel
   axes = [parse_grid_axis(spec) for spec in axis_specs]
   names = [name for name, _ in axes]
   if len(set(names)) != len(names):
@@ -285,11 +273,11 @@ def robustness_grid(evaluator: CheckpointEvaluator, checkpoint: str, axis_specs:
     except (ValueError, TypeError) as error:
       raise UserInputError("--grid", ",".join(names), str(error)) from None
   evaluator.load(checkpoint)
-  seeds = episode_seeds(seed, num_episodes)
+  episode_seeds = seeds.run_py_episode_seeds(seed, num_episodes)
   rows = []
   for index, cell in enumerate(cells):
     env.set_state(cell)
-    summary = summarize_episodes(run_episodes(env, evaluator.policy, seeds), "eval")
+    summary = summarize_episodes(run_episodes(env, evaluator.policy, episode_seeds), "eval")
     rows.append([float(cell[name]) for name in names] + [
         summary["eval/average_return"], summary["eval/return_std"], summary["eval/min_return"],
         summary["eval/max_return"], summary["eval/average_episode_length"]])
@@ -301,7 +289,7 @@ def robustness_grid(evaluator: CheckpointEvaluator, checkpoint: str, axis_specs:
                       f"{'-x-'.join(name for name, _ in varying)}{fixed_names}_seed{seed}")
   write_csv(base + ".csv", ",".join(names) + ",mean_return,std_return,min_return,max_return,"
             "mean_length", [",".join(f"{value:.6g}" for value in row) for row in rows])
-  from sac_system import plotting  # pylint: disable=import-outside-toplevel
+  from sac_system import plotting
   fixed = ", ".join(f"{name}={values[0]:g}" for name, values in axes if len(values) == 1)
   title = (f"{os.path.basename(evaluator.exp_dir)} {checkpoint}: mean greedy return over "
            f"{num_episodes} episodes (seed {seed})" + (f"\n{fixed}" if fixed else ""))

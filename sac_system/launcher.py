@@ -33,13 +33,14 @@ from typing import Dict, List, Optional
 
 from sac_system import constants
 from sac_system import cpu_allocation
+from sac_system import errors
+from sac_system import files
 from sac_system import metrics
-from sac_system import runtime
+from sac_system import program as program_setup
+from sac_system.constants import REPO_ROOT
 from sac_system.errors import UserInputError
+from sac_system.train_params_base import TrainParamsBase
 from sac_system.training_variables import TrainingVariables, load_training_variables
-from sac_system.transitions import REPLAY_FORMAT
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # How long the replay server may take to come up.
 SERVER_START_TIMEOUT_S = 180.0
 # After the learner finishes, workers get this long to run their final evaluation and exit.
@@ -147,7 +148,7 @@ RESUME_FIXED_HYPERPARAMETERS = ("replay_capacity", "samples_per_insert", "min_si
                                 "critic_joint_fc_layers")
 
 
-def check_resume_compatible(variables: TrainingVariables, params) -> None:
+def check_resume_compatible(variables: TrainingVariables, params: TrainParamsBase) -> None:
   """On resume, checks that the config keeps what the run's checkpoints were made with.
 
   Raises:
@@ -160,8 +161,11 @@ def check_resume_compatible(variables: TrainingVariables, params) -> None:
     previous = info["hyperparameters"]
   except (OSError, ValueError, KeyError, TypeError):
     return  # a run that never got as far as writing run_info.json has no checkpoints
-  if info.get("replay_format", 1) != REPLAY_FORMAT and os.listdir(
-      os.path.join(variables.exp_dir, constants.REVERB_DIR)):
+  from sac_system.replay_buffer import REPLAY_FORMAT
+  if info.get("replay_format", 1) != REPLAY_FORMAT and any(
+      os.listdir(os.path.join(variables.exp_dir, name))
+      for name in (constants.REPLAY_BUFFER_DIR, constants.LEGACY_REPLAY_BUFFER_DIR)
+      if os.path.isdir(os.path.join(variables.exp_dir, name))):
     raise UserInputError(path, "replay_format", f"{info.get('replay_format', 1)}: this run's "
                          "replay checkpoint was written by an older sac_system in another item "
                          f"format (now {REPLAY_FORMAT}) and cannot be restored; add --fresh to "
@@ -188,7 +192,7 @@ def check_resume_compatible(variables: TrainingVariables, params) -> None:
           "moved aside)")
 
 
-def check_params(variables: TrainingVariables):
+def check_params(variables: TrainingVariables) -> TrainParamsBase:
   """Loads the params and builds both environments once; checks every curriculum value.
 
   Returns:
@@ -197,9 +201,9 @@ def check_params(variables: TrainingVariables):
   Raises:
     UserInputError: naming the file and key of the first problem.
   """
-  from sac_system.curriculum import Curriculum  # pylint: disable=import-outside-toplevel
-  from sac_system.train_params_base import load_params  # pylint: disable=import-outside-toplevel
-  runtime.import_quietly("sac_system.gym_env")
+  from sac_system.curriculum import Curriculum
+  from sac_system.train_params_base import load_params
+  program_setup.import_quietly("sac_system.envs.gym_env")
   params = load_params(variables.params_path, variables.config_path, variables.seed)
   curriculum = Curriculum.from_config(params.env_config.get("curriculum"), variables.config_path)
   for role, make in (("collect", params.make_collect_env), ("eval", params.make_eval_env)):
@@ -325,7 +329,7 @@ class Progress:
     source = record.get("source", "")
     if source == constants.LEARNER_PROGRAM:
       self.learner.update(record)
-    elif source.startswith("worker_"):
+    elif constants.is_worker_program(source):
       self.workers.setdefault(source, {}).update(record)
       if record.get("eval/average_return") is not None:
         self.last_eval = record
@@ -357,7 +361,7 @@ class Progress:
 class Launcher:
   """Runs one training run from its validated variables and params."""
 
-  def __init__(self, variables: TrainingVariables, params, port: int, role: str = ROLE_ALL,
+  def __init__(self, variables: TrainingVariables, params: TrainParamsBase, port: int, role: str = ROLE_ALL,
                replay_address: Optional[str] = None, worker_ids: Optional[List[int]] = None):
     """Args:
       variables, params: The validated training variables and params.
@@ -382,7 +386,9 @@ class Launcher:
     self.progress = Progress(self.exp_dir, params.num_iterations)
 
   def prepare_exp_dir(self, resuming: bool) -> None:
-    for sub in (constants.LOGS_DIR, constants.REVERB_DIR, constants.SUMMARIES_DIR):
+    from sac_system import replay_buffer
+    os.makedirs(replay_buffer.checkpoint_dir(self.exp_dir), exist_ok=True)
+    for sub in (constants.LOGS_DIR, constants.SUMMARIES_DIR):
       os.makedirs(os.path.join(self.exp_dir, sub), exist_ok=True)
     shutil.copyfile(self.variables.config_path, os.path.join(self.exp_dir, constants.CONFIG_COPY))
     shutil.copyfile(self.variables.params_path, os.path.join(self.exp_dir, constants.PARAMS_COPY))
@@ -390,10 +396,9 @@ class Launcher:
     info = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed": resuming,
             "replay_address": self.address, "seed": self.params.seed,
             "hyperparameters": self.params.hyperparameters(),
-            "replay_format": REPLAY_FORMAT,
+            "replay_format": replay_buffer.REPLAY_FORMAT,
             "params_file": self.variables.params_path, "config_file": self.variables.config_path}
-    with open(os.path.join(self.exp_dir, constants.RUN_INFO_FILE), "w") as info_file:
-      json.dump(info, info_file, indent=2)
+    files.write_json(os.path.join(self.exp_dir, constants.RUN_INFO_FILE), info)
 
   def build_programs(self, plan: cpu_allocation.CpuPlan) -> None:
     python = sys.executable
@@ -438,7 +443,7 @@ class Launcher:
 
   def record_restart(self, program: Program, code: int) -> None:
     metrics.append_record(self.exp_dir, {
-        "time": round(time.time(), 3), "source": "launcher",
+        "time": round(time.time(), 3), "source": constants.LAUNCHER_SOURCE,
         "train_step": int(self.progress.learner.get("train_step", 0)),
         "iteration": int(self.progress.learner.get("iteration", 0)),
         "env_steps": self.progress.env_steps, "event": "restart", "program": program.name,
@@ -542,10 +547,10 @@ class Launcher:
     """Draws EXP/training.png from metrics.jsonl; a failure to plot never fails the run."""
     path = os.path.join(self.exp_dir, constants.TRAINING_PLOT)
     try:
-      from sac_system import plotting  # pylint: disable=import-outside-toplevel
+      from sac_system import plotting
       plotting.plot_training([self.exp_dir], path)
       log(f"training curves: {path}")
-    except Exception as error:  # pylint: disable=broad-except
+    except Exception as error:  # noqa: BLE001  a failure to plot never fails the run
       log(f"could not draw {path}: {type(error).__name__}: {error}")
 
   def summary(self, code: int, elapsed_s: float) -> None:
@@ -611,8 +616,7 @@ def main(argv=None) -> int:
     if resuming and not args.fresh and args.role != ROLE_WORKERS:
       check_resume_compatible(variables, params)
   except UserInputError as error:
-    print(f"error: {error}", file=sys.stderr)
-    return 2
+    return errors.report(error)
   port = variables.replay_port or pick_free_port()
   requests = []
   if args.role != ROLE_WORKERS:
@@ -632,10 +636,9 @@ def main(argv=None) -> int:
       log(f"--fresh: moved the previous run aside to {move_aside(variables.exp_dir)}")
       resuming = False
     launcher.prepare_exp_dir(resuming)
-    with open(os.path.join(variables.exp_dir, constants.CPU_PLAN_FILE), "w") as plan_file:
-      json.dump(plan.to_json(), plan_file, indent=2)
-    checkpoint = os.path.join(variables.exp_dir, constants.TRAIN_DIR, "checkpoints",
-                              "checkpoint")
+    files.write_json(os.path.join(variables.exp_dir, constants.CPU_PLAN_FILE), plan.to_json())
+    checkpoint = os.path.join(variables.exp_dir, constants.TRAIN_DIR,
+                              constants.LEARNER_CHECKPOINTS_DIR, "checkpoint")
     if resuming:
       log(f"resuming the run in {variables.exp_dir}"
           + (" from its learner checkpoint" if os.path.exists(checkpoint) else ""))

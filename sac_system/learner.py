@@ -12,29 +12,17 @@ import os
 import time
 from typing import Optional
 
-import reverb
 import tensorflow as tf
 from tf_agents.train import learner as tf_agents_learner
 from tf_agents.train import triggers
 from tf_agents.train.utils import train_utils
 
 from sac_system import constants
+from sac_system import deadlines
 from sac_system import metrics
-from sac_system import replay
-from sac_system import runtime
+from sac_system import replay_buffer
 from sac_system.metrics import MetricsReporter
-from sac_system.transitions import COLUMN as TRANSITION_COLUMN
-from sac_system.transitions import TransitionCodec
-
-# A sample call that waits longer than this for the rate limiter returns to Python, so the
-# learner can log what it waits for and notice a stop request.
-SAMPLE_TIMEOUT_MS = 5_000
-# Minibatches the input pipeline prepares ahead of the gradient steps.
-PREFETCH_BATCHES = 4
-# Samples requested from Reverb ahead of use, in minibatches.
-IN_FLIGHT_BATCHES = 2
-# Minibatches whose sampled rows are shuffled together (see make_dataset).
-SHUFFLE_MINIBATCHES = 8
+from sac_system.train_params_base import TrainParamsBase
 
 
 class AtomicPolicySavedModelTrigger(triggers.PolicySavedModelTrigger):
@@ -58,7 +46,7 @@ class AtomicPolicySavedModelTrigger(triggers.PolicySavedModelTrigger):
 class SacLearner:
   """Trains the agent of `params` from the replay table at `server_address`."""
 
-  def __init__(self, params, exp_dir: str, server_address: str,
+  def __init__(self, params: TrainParamsBase, exp_dir: str, server_address: str,
                logger: Optional[logging.Logger] = None, reporter: Optional[MetricsReporter] = None):
     """Builds the agent, restores the latest learner checkpoint and connects to Reverb.
 
@@ -76,7 +64,7 @@ class SacLearner:
     self.reporter = reporter
     self.train_step = train_utils.create_train_step()
     self.agent = params.build_agent(self.train_step)
-    self._codec = TransitionCodec(self.agent.collect_data_spec, params.transitions_per_item)
+    self._codec = replay_buffer.TransitionCodec.for_agent(params, self.agent)
     self._policy_trigger = AtomicPolicySavedModelTrigger(
         os.path.join(exp_dir, constants.POLICIES_DIR), self.agent, self.train_step,
         interval=params.policy_checkpoint_interval)
@@ -89,8 +77,8 @@ class SacLearner:
     self._checkpoint_trigger = next(trigger for trigger in self._learner.triggers
                                     if trigger is not self._policy_trigger)
     self._iterator = None
-    self._variable_table = replay.VariableTable(
-        server_address, params.policy_variables(self.agent, self.train_step),
+    self._variable_table = replay_buffer.VariableTable(
+        server_address, replay_buffer.policy_variables(self.agent, self.train_step),
         params.replay_server_timeout_seconds, self.logger)
     self._last_report = (time.monotonic(), self.step)
     self._last_checkpoint_time = time.monotonic()
@@ -110,34 +98,8 @@ class SacLearner:
     self._variable_table.push()
 
   def make_dataset(self) -> tf.data.Dataset:
-    """Minibatches of 2-step trajectories from the replay table, as (experience, ()).
-
-    One Reverb sample stream of items of `transitions_per_item` packed transitions
-    (`transitions.py`); tf.data regroups their rows into minibatches of `batch_size`
-    transitions, unpacked a whole minibatch at a time. tf-agents'
-    `ReverbReplayBuffer.as_dataset` interleaves up to 32 streams of per-column items instead,
-    which on one CPU samples several times slower (benchmarks/README.md).
-    """
-    column = self._codec.item_signature()[TRANSITION_COLUMN]
-    items_per_batch = self.params.items_of(self.params.batch_size)
-    dataset = reverb.TrajectoryDataset(
-        self.server_address, constants.REPLAY_TABLE,
-        dtypes={TRANSITION_COLUMN: column.dtype},
-        shapes={TRANSITION_COLUMN: tf.TensorShape([1]).concatenate(column.shape[1:])},
-        max_in_flight_samples_per_worker=IN_FLIGHT_BATCHES * items_per_batch,
-        rate_limiter_timeout_ms=SAMPLE_TIMEOUT_MS)
-    # Each item: [1, transitions_per_item, size] -> its rows. The rows of SHUFFLE_MINIBATCHES
-    # minibatches' worth of items are shuffled together and cut into minibatches, so that a
-    # minibatch mixes rows of many items rather than whole runs of consecutive steps; every
-    # sampled row is still used exactly once.
-    rows_per_group = SHUFFLE_MINIBATCHES * self.params.batch_size
-    dataset = dataset.map(lambda sample: sample.data[TRANSITION_COLUMN][0])
-    dataset = dataset.rebatch(rows_per_group, drop_remainder=True)
-    dataset = dataset.map(lambda rows: tf.reshape(
-        tf.random.shuffle(rows), [SHUFFLE_MINIBATCHES, self.params.batch_size, self._codec.size]))
-    dataset = dataset.unbatch()
-    dataset = dataset.map(lambda rows: (self._codec.unpack(rows), ()))
-    return dataset.prefetch(PREFETCH_BATCHES)
+    """Minibatches of 2-step trajectories from the replay table (`replay_buffer.make_dataset`)."""
+    return replay_buffer.make_dataset(self.server_address, self.params, self._codec)
 
   def _make_iterator(self):
     return iter(self.make_dataset())
@@ -166,22 +128,23 @@ class SacLearner:
   def _table_info(self):
     """The replay table's info, or None (logged) when the server does not answer."""
     try:
-      return replay.replay_table_info(self.server_address)
-    except Exception as error:  # pylint: disable=broad-except  (Reverb raises several types)
+      return replay_buffer.replay_table_info(self.server_address)
+    except Exception as error:  # noqa: BLE001  Reverb raises several types
       self.logger.warning("replay server at %s does not answer: %s", self.server_address,
-                          runtime.first_line(error))
+                          deadlines.first_line(error))
       return None
 
   def _log_wait(self, stop):
     info = self._table_info()
     if info is None:
-      runtime.wait_for_replay_server(self.server_address,
-                                     self.params.replay_server_timeout_seconds, self.logger, stop)
+      replay_buffer.wait_for_replay_server(self.server_address,
+                                           self.params.replay_server_timeout_seconds,
+                                           self.logger, stop)
       return
     self.logger.info("waiting for experience from the workers: the replay table holds %d "
                      "transitions (sampling starts at min_size_to_sample=%d; then the rate "
                      "limiter keeps %.1f samples per insert)",
-                     replay.transitions_stored(info, self.params.transitions_per_item),
+                     replay_buffer.transitions_stored(info, self.params.transitions_per_item),
                      self.params.min_size_to_sample, self.params.samples_per_insert)
 
   def report(self) -> None:
@@ -198,11 +161,11 @@ class SacLearner:
       values["learner/actor_loss"] = float(extra.actor_loss)
       values["learner/alpha_loss"] = float(extra.alpha_loss)
     # SacAgent has no public accessor for the temperature.
-    values["learner/alpha"] = float(tf.exp(self.agent._log_alpha))  # pylint: disable=protected-access
+    values["learner/alpha"] = float(tf.exp(self.agent._log_alpha))
     info = self._table_info()
     if info is not None:
-      values["replay/size"] = replay.transitions_stored(info, self.params.transitions_per_item)
-      self._env_steps = replay.inserts_completed(info, self.params.transitions_per_item)
+      values["replay/size"] = replay_buffer.transitions_stored(info, self.params.transitions_per_item)
+      self._env_steps = replay_buffer.inserts_completed(info, self.params.transitions_per_item)
     self.reporter.report(step, self.iteration, self._env_steps, values)
     self._last_report = (now, step)
 

@@ -1,4 +1,4 @@
-"""metrics.jsonl: one JSON object per report from any program of a run (DESIGN §6).
+"""metrics.jsonl: one JSON object per report from any program of a run (docs/design.md §7).
 
 Every record has `time` (unix seconds), `source` (`learner`, `worker_<i>`, `launcher`),
 `train_step`, `iteration`, `env_steps`, and metric values under grouped keys
@@ -84,7 +84,7 @@ class MetricsReporter:
       record[key] = value if math.isfinite(value) else None
     append_record(self.exp_dir, record)
     if self._summary_writer is not None:
-      import tensorflow as tf  # pylint: disable=import-outside-toplevel
+      import tensorflow as tf
       with self._summary_writer.as_default(step=int(train_step)):
         for key, value in values.items():
           tf.summary.scalar(key, float(value))

@@ -15,22 +15,21 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 
 from sac_system import constants
+from sac_system import files
 from sac_system import metrics
 
 
 def _pyplot():
-  import matplotlib  # pylint: disable=import-outside-toplevel
+  import matplotlib
   matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  import matplotlib.pyplot as plt
   return plt
 
 
 def _save(figure, path: str) -> None:
   """Writes the figure atomically (a crash never leaves half a PNG)."""
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  temporary = path + ".partial.png"
-  figure.savefig(temporary, dpi=90)
-  os.replace(temporary, path)
+  with files.atomic_path(os.path.abspath(path)) as temporary:
+    figure.savefig(temporary, dpi=90)
 
 
 def plot_checkpoint_returns(rows: Sequence[Tuple[int, str, float, float]], title: str,
@@ -71,7 +70,7 @@ def load_run(exp_dir: str) -> Dict[str, np.ndarray]:
     raise ValueError(f"{metrics.metrics_path(exp_dir)} has no records")
   start = min(r["time"] for r in records)
   learner = [r for r in records if r.get("source") == constants.LEARNER_PROGRAM]
-  workers = [r for r in records if str(r.get("source", "")).startswith("worker_")]
+  workers = [r for r in records if constants.is_worker_program(r.get("source", ""))]
   learner_times = np.array([r["time"] for r in learner])
   learner_env_steps = np.array([r["env_steps"] for r in learner])
 
@@ -166,7 +165,7 @@ def plot_training(exp_dirs: Sequence[str], path: str) -> str:
   for index in range(len(extra_keys), 3 * (rows - 2)):
     axes[2 + index // 3][index % 3].axis("off")
   axes[1][0].set_yscale("log")
-  from matplotlib.ticker import FuncFormatter  # pylint: disable=import-outside-toplevel
+  from matplotlib.ticker import FuncFormatter
   thousands = FuncFormatter(lambda value, _: f"{value / 1000:g}k" if abs(value) >= 1000
                             else f"{value:g}")
   for axis, xlabel, ylabel in panels:

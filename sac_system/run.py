@@ -1,6 +1,6 @@
 """Evaluates a saved policy of a run and writes a video of it.
 
-    python sac_system/run.py --params sac_system/lunar_lander_params.py --exp_dir logs/NAME \
+    python sac_system/run.py --params sac_system/envs/lunar_lander_params.py --exp_dir logs/NAME \
         --config config/lunar_lander.json --num_episodes 5 \
         --checkpoint policy_checkpoint_0000500000 --seed 108
 
@@ -16,15 +16,12 @@ in every cell, EXP/eval/robustness_<ckpt>_<p1>-x-<p2>_seed<seed>.csv and a heatm
 Talks to: nothing; it runs alone.
 """
 
-import os
-import sys
-
 from absl import app
 from absl import flags
 
-from sac_system import runtime
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from sac_system import constants
+from sac_system import errors
+from sac_system import program
 
 flags.DEFINE_string("params", None, "Params .py file defining class TrainParams.")
 flags.DEFINE_string("config", None, "JSON config.")
@@ -46,17 +43,16 @@ flags.mark_flags_as_required(["params", "config", "exp_dir"])
 
 def main(argv):
   del argv
-  runtime.setup_process("run")
-  runtime.import_quietly("sac_system.gym_env")
-  from sac_system import evaluation  # pylint: disable=import-outside-toplevel
-  from sac_system.errors import UserInputError  # pylint: disable=import-outside-toplevel
-  from sac_system.train_params_base import load_params  # pylint: disable=import-outside-toplevel
+  program.setup_process("run")
+  program.import_quietly("sac_system.envs.gym_env")
+  from sac_system import evaluation
+  from sac_system.train_params_base import load_params
   values = flags.FLAGS
   try:
-    exp_dir = evaluation.resolve_exp_dir(values.exp_dir, REPO_ROOT)
+    exp_dir = evaluation.resolve_exp_dir(values.exp_dir, constants.REPO_ROOT)
     everything = values.checkpoint == "all"
     if everything and values.grid:
-      raise UserInputError("--grid", " ".join(values.grid), "evaluates one checkpoint; "
+      raise errors.UserInputError("--grid", " ".join(values.grid), "evaluates one checkpoint; "
                            "use it without --checkpoint all")
     checkpoint = evaluation.resolve_checkpoint(exp_dir, "latest" if everything
                                                else values.checkpoint)
@@ -72,9 +68,8 @@ def main(argv):
         evaluator.evaluate(checkpoint, values.num_episodes, values.seed, not values.no_video)
     finally:
       evaluator.close()
-  except UserInputError as error:
-    print(f"error: {error}", file=sys.stderr)
-    return 2
+  except errors.UserInputError as error:
+    return errors.report(error)
   return 0
 
 

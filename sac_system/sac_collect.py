@@ -16,10 +16,11 @@ from absl import app
 from absl import flags
 
 from sac_system import constants
-from sac_system import runtime
+from sac_system import deadlines
+from sac_system import program
 
-runtime.define_run_flags()
-runtime.define_client_flags()
+program.define_run_flags()
+program.define_client_flags()
 flags.DEFINE_integer("worker_id", None, "Worker index; default: $SLURM_PROCID, else 0.")
 
 
@@ -28,12 +29,12 @@ def main(argv):
   worker_id = flags.FLAGS.worker_id
   if worker_id is None:
     worker_id = int(os.environ.get("SLURM_PROCID", "0"))
-  program = constants.worker_program(worker_id)
-  logger, params, stop = runtime.start_program(program)
-  from sac_system.workers import Worker  # pylint: disable=import-outside-toplevel
+  name = constants.worker_program(worker_id)
+  logger, params, stop = program.start_program(name)
+  from sac_system.workers import Worker
 
   def run():
-    reporter = runtime.connect_and_make_reporter(program, logger, stop,
+    reporter = program.connect_and_make_reporter(name, logger, stop,
                                                  params.replay_server_timeout_seconds)
     if reporter is None:
       return 1
@@ -44,7 +45,7 @@ def main(argv):
     worker.run(stop)
     return 0
 
-  return runtime.exit_when_replay_server_gone(run, logger)
+  return deadlines.exit_when_replay_server_gone(run, logger)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
-"""The Reverb replay server of a run.
+"""The replay buffer of a run: one Reverb server with the replay table and the variable table.
 
 Inputs: --params and --config (the table signatures come from the agent they build),
 --exp_dir, --port.
-Outputs: replay checkpoints in EXP/reverb/, every `replay_checkpoint_interval_seconds` and on
+Outputs: replay checkpoints in EXP/replay_buffer/, every `replay_checkpoint_interval_seconds` and on
 SIGTERM/SIGINT; the latest complete one there is restored at start, so replay data survives a
 restart. (Reverb writes each checkpoint into a new directory and marks it complete with a DONE
 file last; a server killed mid-checkpoint restarts from the previous complete one.)
@@ -16,27 +16,27 @@ from absl import app
 from absl import flags
 
 from sac_system import constants
-from sac_system import runtime
+from sac_system import program
 
-runtime.define_run_flags()
+program.define_run_flags()
 flags.DEFINE_integer("port", None, "Port to serve on.")
 flags.mark_flag_as_required("port")
 
 
 def main(argv):
   del argv
-  logger, params, stop = runtime.start_program(constants.REPLAY_PROGRAM)
-  from sac_system import replay  # pylint: disable=import-outside-toplevel
-  server = replay.make_server(params, flags.FLAGS.exp_dir, flags.FLAGS.port)
+  logger, params, stop = program.start_program(constants.REPLAY_PROGRAM)
+  from sac_system import replay_buffer
+  server = replay_buffer.make_server(params, flags.FLAGS.exp_dir, flags.FLAGS.port)
   client = server.localhost_client()
 
   def table_size():
-    return replay.transitions_stored(client.server_info()[constants.REPLAY_TABLE],
+    return replay_buffer.transitions_stored(client.server_info()[constants.REPLAY_TABLE],
                                      params.transitions_per_item)
 
   logger.info("replay server up on port %d; the replay table holds %d transitions (restored "
-              "from %s/%s when a checkpoint was there)", server.port, table_size(),
-              flags.FLAGS.exp_dir, constants.REVERB_DIR)
+              "from %s when a checkpoint was there)", server.port, table_size(),
+              replay_buffer.checkpoint_dir(flags.FLAGS.exp_dir))
   last_checkpoint = time.monotonic()
   # The size is read before each checkpoint: the checkpoint holds at least that many
   # transitions (the table only shrinks below it when full, by FIFO removal of old ones).

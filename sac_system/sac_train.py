@@ -14,21 +14,24 @@ from absl import app
 from absl import flags
 
 from sac_system import constants
-from sac_system import runtime
+from sac_system import deadlines
+from sac_system import program
 
-runtime.define_run_flags()
-runtime.define_client_flags()
+program.define_run_flags()
+program.define_client_flags()
 
 
 def main(argv):
   del argv
-  logger, params, stop = runtime.start_program(constants.LEARNER_PROGRAM)
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from sac_system.learner import SacLearner  # pylint: disable=import-outside-toplevel
-  tf.random.set_seed(runtime.derive_seed(params.seed, 1_000_003))
+  logger, params, stop = program.start_program(constants.LEARNER_PROGRAM)
+  import tensorflow as tf
+
+  from sac_system import seeds
+  from sac_system.learner import SacLearner
+  tf.random.set_seed(seeds.learner_seed(params.seed))
 
   def run():
-    reporter = runtime.connect_and_make_reporter(constants.LEARNER_PROGRAM, logger, stop,
+    reporter = program.connect_and_make_reporter(constants.LEARNER_PROGRAM, logger, stop,
                                                  params.replay_server_timeout_seconds)
     if reporter is None:
       return 1
@@ -37,7 +40,7 @@ def main(argv):
     learner.run(stop)
     return 0
 
-  return runtime.exit_when_replay_server_gone(run, logger)
+  return deadlines.exit_when_replay_server_gone(run, logger)
 
 if __name__ == "__main__":
   app.run(main)

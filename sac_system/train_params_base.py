@@ -23,13 +23,14 @@ import sys
 import typing
 from typing import Any, Dict, Optional, Tuple
 
+from sac_system import constants
 from sac_system.errors import UserInputError
 
 # Top-level keys of a JSON config that the base class itself understands.
 BASE_CONFIG_KEYS = frozenset({"hyperparameters", "curriculum", "eval_follows_curriculum"})
 
 
-def _whole_units(count: int, unit: int) -> int:
+def whole_units(count: int, unit: int) -> int:
   """The fewest whole units of `unit` that hold `count` (at least 1)."""
   return max(1, -(-int(count) // unit))
 
@@ -64,7 +65,7 @@ class TrainParamsBase(abc.ABC):
   """Multiplies rewards in the critic's TD target."""
   target_entropy: Optional[float] = None
   """Entropy target for alpha; None means -dim(A). (tf-agents' default, -dim(A)/2, tends to
-  leave Lunar Lander hovering: see PERFORMANCE-NOTES.)"""
+  leave Lunar Lander hovering: benchmarks/README.md.)"""
   initial_log_alpha: float = 0.0
   """Initial value of log(alpha)."""
   gradient_clipping: Optional[float] = None
@@ -105,12 +106,12 @@ class TrainParamsBase(abc.ABC):
   steps: what an action led to reaches the learner later (benchmarks/README.md)."""
   steps_per_item: int = 1
   """Consecutive vector steps of a worker's envs stored as one replay item, which then holds
-  `envs_per_worker * steps_per_item` transitions (`transitions.py`). Reverb's cost is per
-  item (~1.6 KB of server memory and one `CreateItem` call whatever its size), so items of 32
-  transitions store a transition in ~1/10 of the memory and write it ~40x faster than items
-  of one. The learner trains on every transition of each item it samples, shuffling the rows
-  of 8 minibatches' worth of items together (`SacLearner.make_dataset`). Replay sizes, the
-  warm-up and the rate limiter's slack stay counted in transitions."""
+  `envs_per_worker * steps_per_item` transitions (`replay_buffer.py`). Reverb's cost is per
+  item (server memory and one `CreateItem` call whatever its size), so larger items store and
+  write a transition much more cheaply (benchmarks/README.md). The learner trains on every
+  transition of each item it samples, shuffling the rows of several minibatches' worth of
+  items together (`replay_buffer.make_dataset`). Replay sizes, the warm-up and the rate
+  limiter's slack stay counted in transitions."""
   eval_interval: int = 50
   """Iterations between greedy evaluations on each worker's eval env."""
   eval_episodes: int = 10
@@ -169,7 +170,7 @@ class TrainParamsBase(abc.ABC):
     names = hyperparameter_names(type(self))
     for name, value in overrides.items():
       if name not in names:
-        import difflib  # pylint: disable=import-outside-toplevel
+        import difflib
         close = difflib.get_close_matches(name, names, n=1)
         hint = f"did you mean {close[0]!r}?" if close else "see TrainParamsBase for the names"
         raise UserInputError(config_path, f"hyperparameters.{name}",
@@ -236,33 +237,15 @@ class TrainParamsBase(abc.ABC):
     """The iteration index that a pulled `train_step` corresponds to."""
     return int(train_step) // self.train_steps_per_iteration
 
-  # The replay table counts items of `transitions_per_item` transitions; the learner uses
-  # every transition of each sampled item, so samples per insert is the same number for items
-  # as for transitions.
   @property
   def transitions_per_item(self) -> int:
-    """Transitions in one replay item: `steps_per_item` vector steps of `envs_per_worker` envs."""
+    """Transitions in one replay item: `steps_per_item` vector steps of `envs_per_worker`
+    envs (the item format and the table sizes in items: `replay_buffer.py`)."""
     return self.envs_per_worker * self.steps_per_item
-
-  def items_of(self, transitions: int) -> int:
-    """Replay items holding at least `transitions` transitions (at least 1)."""
-    return _whole_units(transitions, self.transitions_per_item)
 
   def vector_steps_of(self, env_steps: int) -> int:
     """Vector steps of the worker's envs making at least `env_steps` env steps (at least 1)."""
-    return _whole_units(env_steps, self.envs_per_worker)
-
-  @property
-  def replay_capacity_items(self) -> int:
-    """The replay table's `max_size`: whole items within replay_capacity transitions."""
-    return max(1, self.replay_capacity // self.transitions_per_item)
-
-  @property
-  def rate_limiter_error_buffer(self) -> float:
-    """Reverb's `error_buffer` (in samples): the slack in items times samples_per_insert,
-    never below the 2 * max(1, samples_per_insert) range that Reverb requires."""
-    return max(self.items_of(self.rate_limiter_slack_items) * self.samples_per_insert,
-               max(1.0, self.samples_per_insert))
+    return whole_units(env_steps, self.envs_per_worker)
 
   def hyperparameters(self) -> Dict[str, Any]:
     """All hyperparameters as JSON-ready values (tuples as lists)."""
@@ -295,7 +278,7 @@ class TrainParamsBase(abc.ABC):
   # ----- agent -------------------------------------------------------------------------------
   def tensor_specs(self):
     """(observation_spec, action_spec, time_step_spec) as tensor specs, from one env."""
-    from tf_agents.train.utils import spec_utils  # pylint: disable=import-outside-toplevel
+    from tf_agents.train.utils import spec_utils
     env = self.make_collect_env()
     try:
       return spec_utils.get_tensor_specs(env)
@@ -315,12 +298,12 @@ class TrainParamsBase(abc.ABC):
       greedy evaluation wraps it in `GreedyPolicy` (the learner's greedy_policy SavedModel,
       the workers' eval policy).
     """
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    from tf_agents.agents.ddpg import critic_network  # pylint: disable=import-outside-toplevel
-    from tf_agents.agents.sac import sac_agent  # pylint: disable=import-outside-toplevel
-    from tf_agents.agents.sac import tanh_normal_projection_network  # pylint: disable=import-outside-toplevel
-    from tf_agents.networks import actor_distribution_network  # pylint: disable=import-outside-toplevel
-    from tf_agents.train.utils import train_utils  # pylint: disable=import-outside-toplevel
+    import tensorflow as tf
+    from tf_agents.agents.ddpg import critic_network
+    from tf_agents.agents.sac import sac_agent
+    from tf_agents.agents.sac import tanh_normal_projection_network
+    from tf_agents.networks import actor_distribution_network
+    from tf_agents.train.utils import train_utils
 
     observation_spec, action_spec, time_step_spec = specs or self.tensor_specs()
     if train_step is None:
@@ -353,18 +336,6 @@ class TrainParamsBase(abc.ABC):
         train_step_counter=train_step)
     agent.initialize()
     return agent
-
-  def replay_signature(self, agent):
-    """The replay table's signature: packed transitions of the agent's collect_data_spec
-    (see `transitions.py`)."""
-    from sac_system.transitions import TransitionCodec  # pylint: disable=import-outside-toplevel
-    return TransitionCodec(agent.collect_data_spec, self.transitions_per_item).item_signature()
-
-  def policy_variables(self, agent, train_step):
-    """The nest pushed to the variable table: actor weights and train_step."""
-    from sac_system import constants  # pylint: disable=import-outside-toplevel
-    return {constants.POLICY_KEY: agent.collect_policy.variables(),
-            constants.TRAIN_STEP_KEY: train_step}
 
 
 def check_env_config(params, kwargs_keys=("env_kwargs", "eval_env_kwargs"),
@@ -474,6 +445,17 @@ def load_config(path: str) -> Dict[str, Any]:
   return config
 
 
+def moved_params_hint(path: str) -> str:
+  """For a missing `sac_system/<name>_params.py` that now lives in `sac_system/envs/`: a hint
+  naming the new path (the shipped environments moved there); else ""."""
+  name = os.path.basename(path)
+  moved = os.path.join(constants.REPO_ROOT, "sac_system", "envs", name)
+  if os.path.basename(os.path.dirname(os.path.abspath(path))) == "sac_system" and os.path.isfile(
+      moved):
+    return f"; the shipped environments moved: use {os.path.relpath(moved, constants.REPO_ROOT)}"
+  return ""
+
+
 def load_params_class(path: str):
   """Imports a params file and returns its `TrainParams` class.
 
@@ -482,7 +464,7 @@ def load_params_class(path: str):
       subclass of `TrainParamsBase`.
   """
   if not os.path.isfile(path):
-    raise UserInputError(path, "", "params file not found")
+    raise UserInputError(path, "", "params file not found" + moved_params_hint(path))
   module_name = "sac_user_params_" + str(abs(hash(os.path.abspath(path))))
   spec = importlib.util.spec_from_file_location(module_name, path)
   if spec is None or spec.loader is None:

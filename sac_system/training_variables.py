@@ -1,4 +1,4 @@
-"""Reading and validating a training-variables file (DESIGN §3).
+"""Reading and validating a training-variables file (docs/design.md §4).
 
 A training-variables file is a shell file of assignments. It is evaluated by bash (so users
 may write `$(...)`, `${HOME}` and comments) in a clean environment, and only its `SAC_*`
@@ -13,7 +13,10 @@ import re
 import subprocess
 from typing import Dict, Optional
 
+from sac_system import constants
+from sac_system import errors
 from sac_system.errors import UserInputError
+from sac_system.train_params_base import moved_params_hint
 
 # Variables a training-variables file must set: name -> what it holds.
 REQUIRED = {
@@ -64,7 +67,7 @@ class TrainingVariables:
 
   @property
   def slurm_cpus(self) -> int:
-    """CPUs to allot on SLURM: all programs' CPUs plus 2 (DESIGN §3)."""
+    """CPUs to allot on SLURM: all programs' CPUs plus 2 (docs/design.md §2)."""
     return (self.reverb_cpus + self.train_cpus
             + self.num_collect_workers * self.collect_worker_cpus + 2)
 
@@ -97,8 +100,9 @@ def _resolve_file(value: str, path: str, name: str, repo_root: str) -> str:
   for candidate in candidates:
     if os.path.isfile(candidate):
       return os.path.abspath(candidate)
+  hint = moved_params_hint(candidates[0]) if name == "SAC_PARAMS" else ""
   raise UserInputError(path, name, f"file {value!r} not found (relative paths are taken from "
-                       f"the repo root {repo_root})")
+                       f"the repo root {repo_root}){hint}")
 
 
 def validate_variables(values: Dict[str, str], path: str, repo_root: str,
@@ -190,8 +194,7 @@ def main(argv=None) -> int:
   """`python -m sac_system.training_variables --slurm VARS.sh` prints "<cpus> <exp dir>" for
   the SLURM batch scripts (--slurm-multinode: the sizes of the head and worker components);
   bad input prints one line and exits 2."""
-  import argparse  # pylint: disable=import-outside-toplevel
-  import sys  # pylint: disable=import-outside-toplevel
+  import argparse
   parser = argparse.ArgumentParser(description="Validate a training-variables file.")
   parser.add_argument("variables")
   parser.add_argument("--slurm", action="store_true",
@@ -200,12 +203,10 @@ def main(argv=None) -> int:
                       help='print "<head cpus> <workers> <cpus per worker> <exp dir>" for a '
                            'multi-node SLURM job')
   args = parser.parse_args(argv)
-  repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   try:
-    variables = load_training_variables(args.variables, repo_root)
+    variables = load_training_variables(args.variables, constants.REPO_ROOT)
   except UserInputError as error:
-    print(f"error: {error}", file=sys.stderr)
-    return 2
+    return errors.report(error)
   if args.slurm:
     print(variables.slurm_cpus, variables.exp_dir)
   if args.slurm_multinode:

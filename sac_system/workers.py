@@ -7,14 +7,13 @@ learner's weights and `train_step`, applies the curriculum for the learner's ite
 `env.set_state` (on every collection env), evaluates the greedy policy every `eval_interval`
 iterations on fixed seeds, and collects at least `collect_steps_per_iteration` env steps into
 the replay table: the collection envs step in lockstep with one batched policy call per
-vector step, and every `steps_per_item` vector steps are one replay item (`transitions.py`).
+vector step, and every `steps_per_item` vector steps are one replay item (`replay_buffer.py`).
 Until the learner's first update (train_step 0) it acts uniformly at random.
 """
 
-import collections
 import logging
 import time
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Optional
 
 import numpy as np
 import reverb
@@ -26,13 +25,14 @@ from tf_agents.train.utils import spec_utils
 from tf_agents.train.utils import train_utils
 
 from sac_system import constants
+from sac_system import deadlines
 from sac_system import metrics
-from sac_system import replay
-from sac_system import runtime
+from sac_system import replay_buffer
+from sac_system import seeds
 from sac_system.curriculum import Curriculum
+from sac_system.episodes import CollectStats, run_episodes, summarize_episodes
 from sac_system.numpy_policy import NumpyActorPolicy, matches_tf_policy
-from sac_system.transitions import COLUMN as TRANSITION_COLUMN
-from sac_system.transitions import TransitionCodec
+from sac_system.train_params_base import TrainParamsBase
 
 # Seconds between a worker's collection reports.
 REPORT_INTERVAL_S = 10.0
@@ -43,128 +43,14 @@ FLUSH_TIMEOUT_MS = 1_000
 WAIT_LOG_INTERVAL_S = 30.0
 # Give up when the learner has not published weights for this long.
 VARIABLES_TIMEOUT_S = 600.0
-# Purposes mixed into derived seeds, so streams never coincide.
-_COLLECT_ENV, _POLICY, _EVAL_ENV = 0, 1, 2
-
 
 _LAST = int(time_step_lib.StepType.LAST)
-
-
-class ReplayWriter:
-  """Writes replay items: one `[transitions_per_item, size]` block of packed transitions
-  (`transitions.py`) per item, in a single column.
-
-  Unlike tf-agents' `ReverbAddTrajectoryObserver` it never calls the Reverb writer's
-  `end_episode`: that call flushes without a timeout, so while the rate limiter holds inserts
-  (and forever once the learner has stopped sampling) the worker would block where it can
-  neither notice the end of training nor a SIGTERM. The worker waits for its items with a
-  bounded `wait_until_written` after each chunk of steps instead.
-  """
-
-  def __init__(self, client: reverb.Client, table_name: str):
-    self._client = client
-    self._table_name = table_name
-    self._writer = None
-
-  def _get_writer(self):
-    if self._writer is None:
-      self._writer = self._client.trajectory_writer(num_keep_alive_refs=1)
-    return self._writer
-
-  def __call__(self, rows: np.ndarray) -> None:
-    """Writes one item: `rows` is the `[transitions_per_item, size]` float32 block."""
-    writer = self._get_writer()
-    writer.append({TRANSITION_COLUMN: rows})
-    writer.create_item(self._table_name, 1.0,
-                       {TRANSITION_COLUMN: writer.history[TRANSITION_COLUMN][-1:]})
-
-  def wait_until_written(self, timeout_ms: int) -> None:
-    """Blocks until every item has reached the server.
-
-    Raises:
-      reverb.errors.DeadlineExceededError: after `timeout_ms`; items stay queued.
-    """
-    if self._writer is not None:
-      self._writer.flush(block_until_num_items=0, timeout_ms=timeout_ms)
-
-  def close(self) -> None:
-    """Closes the writer at once, dropping items the rate limiter still holds (a flush
-    without a timeout could block forever once the learner has stopped sampling)."""
-    if self._writer is not None:
-      self._writer.close()
-      self._writer = None
-
-
-def run_episodes(env, policy, seeds: Sequence[int],
-                 on_step: Optional[Callable] = None) -> List[Tuple[float, int]]:
-  """Runs one episode per seed with `policy` and returns (return, length) for each.
-
-  Args:
-    env: A `PyEnvironment` with `seed_next_reset`.
-    policy: A py policy (e.g. the greedy eval policy).
-    seeds: One seed per episode.
-    on_step: Called with each time step (e.g. to render video frames).
-  """
-  results = []
-  for seed in seeds:
-    env.seed_next_reset(seed)
-    time_step = env.reset()
-    policy_state = policy.get_initial_state(None)
-    episode_return, length = 0.0, 0
-    if on_step:
-      on_step(time_step)
-    while not time_step.is_last():
-      action_step = policy.action(time_step, policy_state)
-      policy_state = action_step.state
-      time_step = env.step(action_step.action)
-      episode_return += float(time_step.reward)
-      length += 1
-      if on_step:
-        on_step(time_step)
-    results.append((episode_return, length))
-  return results
-
-
-def summarize_episodes(results: Sequence[Tuple[float, int]], prefix: str) -> dict:
-  returns = np.array([r for r, _ in results], dtype=np.float64)
-  lengths = np.array([n for _, n in results], dtype=np.float64)
-  return {f"{prefix}/average_return": float(returns.mean()),
-          f"{prefix}/return_std": float(returns.std()),
-          f"{prefix}/min_return": float(returns.min()),
-          f"{prefix}/max_return": float(returns.max()),
-          f"{prefix}/average_episode_length": float(lengths.mean()),
-          f"{prefix}/episodes": float(len(results))}
-
-
-class CollectStats:
-  """Counts of the collection stream over a worker's envs: env steps, episodes, the last 10
-  episode returns and lengths (what tf-agents' py_metrics report, without their per-step nest
-  handling)."""
-
-  def __init__(self, num_envs: int = 1, window: int = 10):
-    self.env_steps = 0
-    self.episodes = 0
-    self.returns: collections.deque = collections.deque(maxlen=window)
-    self.lengths: collections.deque = collections.deque(maxlen=window)
-    self._return = [0.0] * num_envs
-    self._length = [0] * num_envs
-
-  def observe(self, env_index: int, reward: float, episode_ended: bool) -> None:
-    """Counts one env step of env `env_index`."""
-    self.env_steps += 1
-    self._return[env_index] += reward
-    self._length[env_index] += 1
-    if episode_ended:
-      self.episodes += 1
-      self.returns.append(self._return[env_index])
-      self.lengths.append(self._length[env_index])
-      self._return[env_index], self._length[env_index] = 0.0, 0
 
 
 class Worker:
   """Collect/eval worker `worker_id` of a run."""
 
-  def __init__(self, params, worker_id: int, exp_dir: str, server_address: Optional[str] = None,
+  def __init__(self, params: TrainParamsBase, worker_id: int, exp_dir: str, server_address: Optional[str] = None,
                variable_source=None, replay_writer=None, reporter=None,
                logger: Optional[logging.Logger] = None):
     """Builds the environments, the policies and the connections.
@@ -191,29 +77,27 @@ class Worker:
     # (the env steps already collected are mixed in), so it does not replay the episodes of
     # its first start.
     self._env_steps_offset = self._previous_env_steps()
-    tf.random.set_seed(runtime.derive_seed(params.seed, worker_id, _POLICY,
-                                           self._env_steps_offset))
+    policy_seed = seeds.policy_seed(params.seed, worker_id, self._env_steps_offset)
+    tf.random.set_seed(policy_seed)
     self.collect_envs = [
-        params.make_collect_env(seed=runtime.derive_seed(
-            params.seed, worker_id, _COLLECT_ENV, self._env_steps_offset, env_index))
+        params.make_collect_env(seed=seeds.collect_env_seed(
+            params.seed, worker_id, self._env_steps_offset, env_index))
         for env_index in range(params.envs_per_worker)]
     self.eval_env = params.make_eval_env()
-    self.eval_seeds = [runtime.derive_seed(params.seed, worker_id, _EVAL_ENV, k)
-                       for k in range(params.eval_episodes)]
+    self.eval_seeds = seeds.eval_episode_seeds(params.seed, worker_id, params.eval_episodes)
     self.train_step = train_utils.create_train_step()
     agent = params.build_agent(self.train_step,
                                specs=spec_utils.get_tensor_specs(self.collect_envs[0]))
     self.policy_variables = agent.collect_policy.variables()
-    policy_seed = runtime.derive_seed(params.seed, worker_id, _POLICY, self._env_steps_offset)
     self.collect_policy, self.eval_policy = self._make_policies(agent, policy_seed)
     self._numpy_collect = isinstance(self.collect_policy, NumpyActorPolicy)
     self._random_actions = np.random.default_rng(policy_seed)
-    self.variable_source = variable_source or replay.VariableTable(
-        server_address, params.policy_variables(agent, self.train_step),
+    self.variable_source = variable_source or replay_buffer.VariableTable(
+        server_address, replay_buffer.policy_variables(agent, self.train_step),
         params.replay_server_timeout_seconds, self.logger)
-    self.codec = TransitionCodec(agent.collect_data_spec, params.transitions_per_item)
-    self.replay_writer = replay_writer or ReplayWriter(reverb.Client(server_address),
-                                                       constants.REPLAY_TABLE)
+    self.codec = replay_buffer.TransitionCodec.for_agent(params, agent)
+    self.replay_writer = replay_writer or replay_buffer.ReplayWriter(
+        reverb.Client(server_address))
     self.curriculum = Curriculum.from_config(params.env_config.get("curriculum"),
                                              params.config_path)
     self._stats = CollectStats(len(self.collect_envs))
@@ -403,7 +287,7 @@ class Worker:
 
   def run(self, stop=None, max_iterations: Optional[int] = None) -> None:
     """Runs until training ends, `stop` is set, or `max_iterations` cycles have run."""
-    if not runtime.wait_for("the learner's first weights in the variable table",
+    if not deadlines.wait_for("the learner's first weights in the variable table",
                             self.variable_source.ready, VARIABLES_TIMEOUT_S, self.logger, stop):
       return
     count = 0

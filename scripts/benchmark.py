@@ -1,14 +1,14 @@
 #!/usr/bin/env python
 """Benchmark harness: learner, collection and replay speed, memory, and time to solve.
 
-    .venv/bin/python scripts/benchmark.py                 # about 5 minutes
-    .venv/bin/python scripts/benchmark.py --quick         # under 2 minutes (the test suite runs it)
+    .venv/bin/python scripts/benchmark.py                 # about 8 minutes
+    .venv/bin/python scripts/benchmark.py --quick         # about 1.5 minutes (the test suite runs it)
     .venv/bin/python scripts/benchmark.py --time_to_solve --seeds 0,1,2   # full training runs
 
 Every measurement of one invocation runs on the same machine in the same minutes, so the
 ratios compare like with like. Each part runs in its own process pinned like the programs of
 a training run on 2 CPUs: the replay server on the first allowed CPU, the learner on the last.
-Default task: LunarLanderContinuous-v3 with sac_system/lunar_lander_params.py and
+Default task: LunarLanderContinuous-v3 with sac_system/envs/lunar_lander_params.py and
 config/lunar_lander.json; parts 1-3 use batch 256 and (256, 256) networks whatever the config
 says (the comparison issue 7 asks for), part 4 runs the variables file as it is.
 
@@ -20,13 +20,13 @@ says (the comparison issue 7 asks for), part 4 runs the variables file as it is.
 3. replay: Reverb insert rate (items of one transition per env of a worker, as workers write
    them) and sample rate (transitions/s through the learner's dataset), and the server's
    memory once full versus the raw size of the stored transitions (the float32 values of each
-   transition: `transitions.py`) and versus one trajectory step per transition.
+   transition: `sac_system/replay_buffer.py`) and versus one trajectory step per transition.
 4. with --time_to_solve: wall time and env steps until a worker's greedy eval (10 fixed-seed
    episodes) first reaches a mean >= 200, running ./run_script.sh on the training variables
    file (default training_variables.sh) once per seed; the peak RSS of each program.
 
-Results: benchmarks/results_<date>.json (all numbers, the machine, the settings) and
-benchmarks/results_<date>.md (a short table); --output_dir changes the folder.
+Results: benchmarks/results_<date>_<time>.json (all numbers, the machine, the settings) and
+.md (a short table); --output_dir changes the folder.
 """
 
 import argparse
@@ -44,8 +44,8 @@ import time
 
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+from sac_system.constants import REPO_ROOT as REPO
+
 PYTHON = sys.executable
 RESULT_PREFIX = "BENCHMARK_RESULT "
 # The speed parts (1-3) compare at batch 256 with (256, 256) networks, as issue 7 specifies,
@@ -75,17 +75,17 @@ def emit(result: dict) -> None:
 
 def load_benchmark_params(args):
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-  from sac_system import runtime  # pylint: disable=import-outside-toplevel
-  runtime.import_quietly("sac_system.gym_env")
-  runtime.configure_tensorflow_threads()
-  from sac_system.train_params_base import load_params  # pylint: disable=import-outside-toplevel
+  from sac_system import program
+  program.import_quietly("sac_system.envs.gym_env")
+  program.configure_tensorflow_threads()
+  from sac_system.train_params_base import load_params
   return load_params(args.params, args.config)
 
 
 def random_leaves(spec, rng, outer_shape=()):
   """The nest `spec` filled with values in [-1, 1] (finite losses) and step types MID (no
   episode boundary), as numpy arrays with `outer_shape` in front."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
 
   def make(leaf):
     shape = tuple(outer_shape) + tuple(leaf.shape)
@@ -97,10 +97,11 @@ def random_leaves(spec, rng, outer_shape=()):
 
 def random_experience(spec, batch_size: int):
   """A minibatch of 2-step trajectories of `spec`, as tensors."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from sac_system import constants  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
+
+  from sac_system.replay_buffer import TRAJECTORY_STEPS
   return tf.nest.map_structure(tf.constant, random_leaves(
-      spec, np.random.default_rng(0), (batch_size, constants.SEQUENCE_LENGTH)))
+      spec, np.random.default_rng(0), (batch_size, TRAJECTORY_STEPS)))
 
 
 def timed_rate(step, seconds: float, units_per_call: float, warmup_calls: int = 2):
@@ -118,9 +119,9 @@ def timed_rate(step, seconds: float, units_per_call: float, warmup_calls: int = 
 def role_server(args) -> None:
   """Serves the run's tables until stdin closes; then reports its memory."""
   params = load_benchmark_params(args)
-  from sac_system import constants, replay  # pylint: disable=import-outside-toplevel
+  from sac_system import constants, replay_buffer
   empty_mb = rss_mb()
-  server = replay.make_server(params, exp_dir=None, port=args.port)
+  server = replay_buffer.make_server(params, exp_dir=None, port=args.port)
   started_mb = rss_mb()
   print("SERVER READY", flush=True)
   sys.stdin.read()  # the orchestrator closes stdin when it is done
@@ -134,18 +135,17 @@ def role_insert(args) -> None:
   """Fills the replay table with random transitions, one item per vector step of a worker's
   envs, the way workers write them."""
   params = load_benchmark_params(args)
-  import reverb  # pylint: disable=import-outside-toplevel
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from sac_system import constants  # pylint: disable=import-outside-toplevel
-  from sac_system.transitions import TransitionCodec  # pylint: disable=import-outside-toplevel
-  from sac_system.workers import ReplayWriter  # pylint: disable=import-outside-toplevel
+  import reverb
+  import tensorflow as tf
+  from sac_system import constants
+  from sac_system.replay_buffer import ReplayWriter, TransitionCodec
   spec = params.build_agent().collect_data_spec
   codec = TransitionCodec(spec, params.transitions_per_item)
   rng = np.random.default_rng(0)
   pool = [np.stack([codec.pack(random_leaves(spec, rng), random_leaves(spec.observation, rng))
                     for _ in range(params.transitions_per_item)]) for _ in range(64)]
   step_bytes = sum(np.asarray(leaf).nbytes for leaf in tf.nest.flatten(random_leaves(spec, rng)))
-  writer = ReplayWriter(reverb.Client(args.address), constants.REPLAY_TABLE)
+  writer = ReplayWriter(reverb.Client(args.address))
   items = args.items // params.transitions_per_item
   start = time.perf_counter()
   for index in range(items):
@@ -160,7 +160,7 @@ def role_insert(args) -> None:
         "transitions_per_item": params.transitions_per_item,
         "insert_transitions_per_second": transitions / elapsed,
         "insert_items_per_second": items / elapsed,
-        # what a stored transition holds (transitions.py) and, for comparison, one step of
+        # what a stored transition holds (replay_buffer.py) and, for comparison, one step of
         # the agent's trajectory (every field once: a transition without its next observation)
         "transition_bytes": codec.size * 4, "step_bytes": step_bytes,
         "raw_mb": transitions * codec.size * 4 / 2**20,
@@ -188,7 +188,7 @@ def sac_step_flops(params, observation_size: int, action_size: int) -> dict:
 def matmul_flops_per_second(seconds: float) -> float:
   """float32 matrix-multiply FLOPs/s this process reaches on its CPU: chains of 256 x 256
   products inside one tf.function (the shape of the SAC layers at batch 256)."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
   left = tf.random.normal([256, 256])
   right = tf.random.normal([256, 256]) / 16.0
 
@@ -204,7 +204,7 @@ def role_plain_learner(args) -> None:
   """Baseline: tf-agents SacAgent.train once per step inside tf.function, fixed batch; and
   the CPU's matmul rate, the roofline of any learner on it."""
   params = load_benchmark_params(args)
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
   agent = params.build_agent()
   experience = random_experience(agent.collect_data_spec, params.batch_size)
   train = tf.function(agent.train)
@@ -220,7 +220,7 @@ def role_our_learner(args) -> None:
   """Our SacLearner as in training: iterations of train_steps_per_iteration gradient steps
   sampled from the replay server, a weight push after each; then the dataset alone."""
   params = load_benchmark_params(args)
-  from sac_system.learner import SacLearner  # pylint: disable=import-outside-toplevel
+  from sac_system.learner import SacLearner
   with tempfile.TemporaryDirectory() as exp_dir:
     learner = SacLearner(params, exp_dir, args.address)
     learner.push_variables()
@@ -241,7 +241,7 @@ def role_collect(args) -> None:
   """Raw env steps/s (random actions) and a Worker's collection rate with policy inference
   and writing to the replay server, in this one process."""
   params = load_benchmark_params(args)
-  from sac_system.workers import Worker  # pylint: disable=import-outside-toplevel
+  from sac_system.workers import Worker
   env = params.make_collect_env(seed=0).gym_env
   env.reset(seed=0)
   rng = np.random.default_rng(0)
@@ -316,7 +316,7 @@ def machine() -> dict:
         break
   with open("/proc/meminfo") as meminfo:
     memory_gb = int(meminfo.readline().split()[1]) / 2**20
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
   return {"host": platform.node(), "cpu_model": model, "allowed_cpus": len(os.sched_getaffinity(0)),
           "memory_gb": round(memory_gb, 1), "python": platform.python_version(),
           "tensorflow": tf.__version__, "platform": platform.platform()}
@@ -325,7 +325,7 @@ def machine() -> dict:
 def speed_benchmarks(args) -> dict:
   cpus = sorted(os.sched_getaffinity(0))
   server_cpu, learner_cpu = cpus[0], cpus[-1]
-  from sac_system.launcher import pick_free_port  # pylint: disable=import-outside-toplevel
+  from sac_system.launcher import pick_free_port
   port = pick_free_port()
   address = f"127.0.0.1:{port}"
   args.config = benchmark_config(args, args.capacity)
@@ -404,7 +404,7 @@ def program_pids(exp_dir: str) -> dict:
 
 def time_to_solve(args, seed: int) -> dict:
   """Runs the variables file with `seed` until a worker's eval first reaches SOLVED_RETURN."""
-  from sac_system import metrics  # pylint: disable=import-outside-toplevel
+  from sac_system import metrics
   name = f"benchmark_time_to_solve_seed{seed}"
   with open(args.variables) as variables_file:
     text = variables_file.read()
@@ -520,7 +520,7 @@ def main() -> int:
                       help="give up on a seed after this long")
   parser.add_argument("--variables", default=os.path.join(REPO, "training_variables.sh"),
                       help="training variables file of the time-to-solve runs")
-  parser.add_argument("--params", default=os.path.join(REPO, "sac_system",
+  parser.add_argument("--params", default=os.path.join(REPO, "sac_system", "envs",
                                                        "lunar_lander_params.py"))
   parser.add_argument("--config", default=os.path.join(REPO, "config", "lunar_lander.json"))
   parser.add_argument("--seconds", type=float, default=None, help="seconds per timed part")
@@ -540,9 +540,9 @@ def main() -> int:
   args.capacity = args.capacity or (20_000 if args.quick else 1_000_000)
   args.base_config = args.config
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-  from sac_system import runtime  # pylint: disable=import-outside-toplevel
-  runtime.import_quietly("sac_system.gym_env")
-  from sac_system.train_params_base import load_params  # pylint: disable=import-outside-toplevel
+  from sac_system import program
+  program.import_quietly("sac_system.envs.gym_env")
+  from sac_system.train_params_base import load_params
   params = load_params(args.params, args.config)
   if not args.only_time_to_solve:  # the settings the speed parts run with
     for name, value in SPEED_HYPERPARAMETERS.items():

@@ -32,7 +32,7 @@ def write_config(directory, hyperparameters=None, **extra):
 
 
 def write_variables(tmp_path, config, workers=1, name="run", extra="",
-                    params="sac_system/gym_params.py"):
+                    params="sac_system/envs/gym_params.py"):
   """Writes tmp_path/vars.sh (generic gym params by default); the exp dir is tmp_path/logs/name."""
   path = tmp_path / "vars.sh"
   path.write_text(f"""\

@@ -15,8 +15,8 @@ from conftest import REPO, write_config, write_variables
 pytestmark = pytest.mark.slow
 
 CORPUS = os.path.join(REPO, "tests", "bad_inputs")
-GYM = "sac_system/gym_params.py"
-LUNAR = "sac_system/lunar_lander_params.py"
+GYM = "sac_system/envs/gym_params.py"
+LUNAR = "sac_system/envs/lunar_lander_params.py"
 
 # file in the corpus -> (text the error line must contain, params file for config cases)
 EXPECTED = {

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sac_system.lunar_lander_physics import (DEFAULT_SETTINGS, draw_physics,
+from sac_system.envs.lunar_lander_physics import (DEFAULT_SETTINGS, draw_physics,
                                              validate_lunar_lander_state)
 
 
@@ -64,7 +64,7 @@ def test_draws_repeat_with_the_same_generator_seed():
 
 
 def test_environment_redraws_physics_at_every_reset_and_records_them():
-  from sac_system.lunar_lander_env import LunarLanderEnvironment
+  from sac_system.envs.lunar_lander_env import LunarLanderEnvironment
   env = LunarLanderEnvironment(gravity_spread=2.0, wind_probability=0.5)
   env.seed(1)
   seen = []
@@ -81,7 +81,7 @@ def test_environment_redraws_physics_at_every_reset_and_records_them():
 
 
 def test_environment_without_randomization_records_nothing():
-  from sac_system.lunar_lander_env import LunarLanderEnvironment
+  from sac_system.envs.lunar_lander_env import LunarLanderEnvironment
   env = LunarLanderEnvironment(gravity=-6.0)
   env.reset()
   env.reset()
@@ -92,7 +92,7 @@ def test_environment_without_randomization_records_nothing():
 
 def test_a_fixed_episode_seed_always_gets_the_same_physics():
   """Evaluation on fixed seeds sees the same physics however many episodes came before."""
-  from sac_system.lunar_lander_env import LunarLanderEnvironment
+  from sac_system.envs.lunar_lander_env import LunarLanderEnvironment
   env = LunarLanderEnvironment(gravity_spread=3.0, turbulence_power_spread=1.0)
   env.seed_next_reset(42)
   env.reset()
@@ -106,7 +106,7 @@ def test_a_fixed_episode_seed_always_gets_the_same_physics():
 
 
 def test_a_curriculum_widens_the_interval_through_set_state():
-  from sac_system.lunar_lander_env import LunarLanderEnvironment
+  from sac_system.envs.lunar_lander_env import LunarLanderEnvironment
   env = LunarLanderEnvironment()
   env.seed(2)
   env.reset()
@@ -156,7 +156,7 @@ def test_bad_grid_axes_are_one_line_errors(spec):
 
 def test_grid_cells_fix_the_gridded_parameters():
   from sac_system.evaluation import grid_cells
-  from sac_system.lunar_lander_physics import STATE_KEYS
+  from sac_system.envs.lunar_lander_physics import STATE_KEYS
   cells = grid_cells([("gravity", [-10.0, -5.0]), ("wind_power", [0.0, 20.0]),
                       ("enable_wind", [1.0])], STATE_KEYS)
   assert [(c["gravity"], c["wind_power"]) for c in cells] == [

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -62,7 +63,8 @@ def test_tiny_training_run_with_two_workers(tmp_path):
     assert os.path.exists(os.path.join(exp_dir, path)), path
   checkpoints = sorted(os.listdir(os.path.join(exp_dir, "policies", "checkpoints")))
   assert checkpoints[-1] == "policy_checkpoint_0000000200" and len(checkpoints) >= 2
-  assert glob.glob(os.path.join(exp_dir, "reverb", "*", "*"))  # a replay checkpoint
+  assert glob.glob(os.path.join(exp_dir, "replay_buffer", "*", "*"))  # a replay checkpoint
+  assert not os.path.exists(os.path.join(exp_dir, "reverb"))
   for program in ("learner", "worker_0", "worker_1"):
     assert glob.glob(os.path.join(exp_dir, "summaries", program, "events.out.tfevents.*"))
 
@@ -99,10 +101,10 @@ def test_tiny_training_run_with_two_workers(tmp_path):
   print(f"tiny run took {elapsed:.0f} s")
 
   # run.py as the launcher's summary tells the user: twice with one seed gives the same returns
-  command = [os.path.join(REPO, ".venv", "bin", "python"), "sac_system/run.py",
-             "--params", "sac_system/gym_params.py", "--exp_dir", exp_dir, "--config", config,
+  command = [sys.executable, "sac_system/run.py",
+             "--params", "sac_system/envs/gym_params.py", "--exp_dir", exp_dir, "--config", config,
              "--num_episodes", "2", "--checkpoint", "policy_checkpoint_0000000200", "--seed", "108"]
-  assert "python sac_system/run.py --params sac_system/gym_params.py" in result.stdout
+  assert "python sac_system/run.py --params sac_system/envs/gym_params.py" in result.stdout
   outputs = []
   for _ in range(2):
     evaluation = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)

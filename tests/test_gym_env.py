@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import tiny_env  # registers the tiny env
-from sac_system.gym_env import GymnasiumEnvironment
-from sac_system.lunar_lander_env import LunarLanderEnvironment
+from sac_system.envs.gym_env import GymnasiumEnvironment
+from sac_system.envs.lunar_lander_env import LunarLanderEnvironment
 
 
 def run_until_last(env, action):
@@ -175,7 +175,7 @@ def test_generic_params_report_unusable_envs_against_the_config(tmp_path):
   from conftest import REPO
   from sac_system.errors import UserInputError
   from sac_system.train_params_base import load_params
-  gym_params = f"{REPO}/sac_system/gym_params.py"
+  gym_params = f"{REPO}/sac_system/envs/gym_params.py"
   for content, key, words in (
       ({"env_id": "CartPole-v1"}, "env_id", "needs a continuous Box action space"),
       ({"env_id": "Pendulum-v1", "env_kwargs": {"mass": 2}}, "env_kwargs",

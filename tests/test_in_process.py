@@ -13,7 +13,7 @@ from sac_system import constants
 from sac_system import metrics
 from sac_system.train_params_base import load_params
 
-GYM_PARAMS = os.path.join(REPO, "sac_system", "gym_params.py")
+GYM_PARAMS = os.path.join(REPO, "sac_system", "envs", "gym_params.py")
 
 
 @pytest.fixture
@@ -23,15 +23,15 @@ def params(tmp_path):
 
 @pytest.fixture
 def server(params):
-  from sac_system import replay
-  server = replay.make_server(params, exp_dir=None, port=free_port())
+  from sac_system import replay_buffer
+  server = replay_buffer.make_server(params, exp_dir=None, port=free_port())
   yield server
   server.stop()
 
 
 def table_size(address):
-  from sac_system import replay
-  return replay.replay_table_info(address).current_size
+  from sac_system import replay_buffer
+  return replay_buffer.replay_table_info(address).current_size
 
 
 def test_worker_collects_and_learner_trains_and_worker_pulls_new_weights(params, server, tmp_path):
@@ -131,19 +131,19 @@ def test_a_dead_replay_server_gives_a_bounded_wait_and_a_named_error(params, tmp
   replay_server_timeout_seconds with an error naming the server."""
   import time
   import tensorflow as tf
-  from sac_system import replay, runtime
-  server = replay.make_server(params, exp_dir=None, port=free_port())
+  from sac_system import deadlines, replay_buffer
+  server = replay_buffer.make_server(params, exp_dir=None, port=free_port())
   address = f"127.0.0.1:{server.port}"
   train_step = tf.Variable(7, dtype=tf.int64)
-  variables = params.policy_variables(params.build_agent(train_step), train_step)
-  table = replay.VariableTable(address, variables, timeout_s=3.0)
+  variables = replay_buffer.policy_variables(params.build_agent(train_step), train_step)
+  table = replay_buffer.VariableTable(address, variables, timeout_s=3.0)
   assert table.pushed_train_step() is None
   table.push()
   assert table.pull() == 7 and table.pushed_train_step() == 7
   server.stop()
   for call in (table.pull, table.push):
     started = time.monotonic()
-    with pytest.raises(runtime.ReplayServerGoneError) as error:
+    with pytest.raises(deadlines.ReplayServerGoneError) as error:
       call()
     assert 2.5 < time.monotonic() - started < 10
     assert f"replay server at {address}" in str(error.value)
@@ -154,13 +154,12 @@ def test_replay_checkpoint_interrupted_mid_write_falls_back_to_the_previous_one(
   """Reverb marks a finished checkpoint with DONE; a newer directory without it (a server killed
   while writing) is skipped at restore and the previous checkpoint's data comes back."""
   import reverb
-  from sac_system import replay
-  from sac_system.transitions import TransitionCodec
-  from sac_system.workers import ReplayWriter
-  server = replay.make_server(params, exp_dir=str(tmp_path), port=free_port())
+  from sac_system import replay_buffer
+  from sac_system.replay_buffer import ReplayWriter, TransitionCodec
+  server = replay_buffer.make_server(params, exp_dir=str(tmp_path), port=free_port())
   client = server.localhost_client()
-  codec = TransitionCodec(params.build_agent().collect_data_spec, params.transitions_per_item)
-  writer = ReplayWriter(reverb.Client(f"127.0.0.1:{server.port}"), constants.REPLAY_TABLE)
+  codec = TransitionCodec.for_agent(params, params.build_agent())
+  writer = ReplayWriter(reverb.Client(f"127.0.0.1:{server.port}"))
   for _ in range(5):
     writer(np.ones((params.transitions_per_item, codec.size), np.float32))
   writer.wait_until_written(5000)
@@ -168,14 +167,14 @@ def test_replay_checkpoint_interrupted_mid_write_falls_back_to_the_previous_one(
   assert client.server_info()[constants.REPLAY_TABLE].current_size == 5
   client.checkpoint()
   server.stop()
-  reverb_dir = os.path.join(str(tmp_path), constants.REVERB_DIR)
+  reverb_dir = os.path.join(str(tmp_path), constants.REPLAY_BUFFER_DIR)
   complete = os.listdir(reverb_dir)
   assert len(complete) == 1 and "DONE" in os.listdir(os.path.join(reverb_dir, complete[0]))
   half_written = os.path.join(reverb_dir, "9999-12-31T23:59:59.000000000+00:00")
   os.makedirs(half_written)
   with open(os.path.join(half_written, "tables.tfrecord"), "wb") as partial:
     partial.write(b"\x00" * 10)
-  restarted = replay.make_server(params, exp_dir=str(tmp_path), port=free_port())
+  restarted = replay_buffer.make_server(params, exp_dir=str(tmp_path), port=free_port())
   try:
     info = restarted.localhost_client().server_info()
     assert info[constants.REPLAY_TABLE].current_size == 5
@@ -236,6 +235,19 @@ def test_worker_loop_curriculum_evaluation_and_end(tmp_path, eval_follows):
   original = worker.collect_env.set_state
   worker.collect_env.set_state = lambda state: (applied.append((source.pulls, dict(state))),
                                                 original(state))
+  acted = []  # (how, pull count) of every batch of actions
+
+  class RandomSpy:
+    def __init__(self, rng):
+      self.rng = rng
+
+    def uniform(self, *args, **kwargs):
+      acted.append(("random", source.pulls))
+      return self.rng.uniform(*args, **kwargs)
+  worker._random_actions = RandomSpy(worker._random_actions)
+  policy_actions = worker.collect_policy.actions
+  worker.collect_policy.actions = lambda observations: (
+      acted.append(("policy", source.pulls)), policy_actions(observations))[1]
   worker.run()
   # iteration 4 reaches the entries at 2 and 4 together (0.5 applied), iteration 6 reaches 5
   assert applied == [(4, {"target": 0.5}), (5, {"target": 1.0})]
@@ -249,8 +261,11 @@ def test_worker_loop_curriculum_evaluation_and_end(tmp_path, eval_follows):
   curriculum = [r["curriculum/target"] for r in records if "curriculum/target" in r]
   assert curriculum == [0.5, 1.0]
   assert sum(len(rows) for rows in writer.items) >= 7 * params.collect_steps_per_iteration
-  # before train_step 0 ends the worker acts at random; afterwards with the collect policy
+  # while the pulled train_step is 0 (pulls 1 and 2) the worker acts at random; afterwards
+  # (pulls 3 to 7) with the collect policy; pull 8 is the end, with no collection
   assert source.pulls == 8
+  assert {pull for how, pull in acted if how == "random"} == {1, 2}
+  assert {pull for how, pull in acted if how == "policy"} == {3, 4, 5, 6, 7}
   assert writer.closed
 
 
@@ -266,9 +281,9 @@ def test_replay_items_hold_vector_steps_and_unpack_to_what_sac_trains_on(
   import reverb
   import tensorflow as tf
   from tf_agents.trajectories import trajectory
-  from sac_system.transitions import COLUMN
   from sac_system import workers
-  from sac_system.workers import ReplayWriter, Worker
+  from sac_system.replay_buffer import COLUMN, ReplayWriter, TransitionCodec
+  from sac_system.workers import Worker
   if not numpy_actor:  # as for a params file whose actor the numpy copy does not mirror
     monkeypatch.setattr(workers, "matches_tf_policy", lambda *args: False)
   # 3 vector steps per collect call (7 env steps asked of 3 envs, 3 of 1), 3 calls
@@ -285,10 +300,10 @@ def test_replay_items_hold_vector_steps_and_unpack_to_what_sac_trains_on(
   table = reverb.Table(constants.REPLAY_TABLE, sampler=reverb.selectors.Fifo(),
                        remover=reverb.selectors.Fifo(), max_size=1000, max_times_sampled=1,
                        rate_limiter=reverb.rate_limiters.MinSize(1),
-                       signature=params.replay_signature(agent))  # sampling = reading in order
+                       signature=TransitionCodec.for_agent(params, agent).item_signature())  # in order
   server = reverb.Server([table], port=free_port())
   try:
-    writer = ReplayWriter(reverb.Client(f"127.0.0.1:{server.port}"), constants.REPLAY_TABLE)
+    writer = ReplayWriter(reverb.Client(f"127.0.0.1:{server.port}"))
     worker = Worker(params, 0, str(tmp_path), variable_source=FakeVariables([0]),
                     replay_writer=writer)
     assert isinstance(worker.collect_policy, workers.NumpyActorPolicy) == numpy_actor
@@ -333,6 +348,6 @@ def test_replay_items_hold_vector_steps_and_unpack_to_what_sac_trains_on(
                             (got.next_time_step.observation, after.observation)]:
           np.testing.assert_array_equal(value[row, 0].numpy(), want)  # [B, 1, ...] windows
     assert episodes_ended >= envs  # 3-step episodes: every env ended at least one
-    assert COLUMN in params.replay_signature(agent)
+    assert COLUMN in TransitionCodec.for_agent(params, agent).item_signature()
   finally:
     server.stop()

@@ -148,8 +148,14 @@ def test_too_little_disk_space_is_refused(tmp_path, monkeypatch):
 def test_shipped_variables_pass_every_pre_start_check(name, repo):
   """Params, config, both environments and every curriculum value of each shipped file."""
   from sac_system.training_variables import load_training_variables
-  params = launcher.check_params(load_training_variables(os.path.join(repo, name), repo))
-  assert params.num_iterations >= 1
+  variables = load_training_variables(os.path.join(repo, name), repo)
+  params = launcher.check_params(variables)
+  # the params are the file's class with the config's overrides applied
+  assert type(params).__name__ == "TrainParams" and params.config_path == variables.config_path
+  with open(variables.config_path) as config_file:
+    overrides = json.load(config_file).get("hyperparameters", {})
+  resolved = json.loads(json.dumps(params.hyperparameters()))
+  assert overrides and {key: resolved[key] for key in overrides} == overrides
 
 
 def test_resume_refuses_changed_table_definitions(tmp_path, repo):
@@ -168,7 +174,7 @@ def test_resume_refuses_changed_table_definitions(tmp_path, repo):
   with pytest.raises(UserInputError) as error:  # a run from before packed transitions
     launcher.check_resume_compatible(variables, params)
   assert "run_info.json: replay_format: 1: this run's replay checkpoint" in str(error.value)
-  from sac_system.transitions import REPLAY_FORMAT
+  from sac_system.replay_buffer import REPLAY_FORMAT
   with open(os.path.join(variables.exp_dir, "run_info.json"), "w") as info_file:
     json.dump({**info, "replay_format": REPLAY_FORMAT - 1}, info_file)
   with pytest.raises(UserInputError, match="replay_format: 2: .*--fresh"):  # one item per env step

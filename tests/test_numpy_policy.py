@@ -11,7 +11,7 @@ from sac_system.train_params_base import load_params
 
 def build(config_path, params_file="lunar_lander_params.py"):
   from sac_system.numpy_policy import NumpyActorPolicy
-  params = load_params(os.path.join(REPO, "sac_system", params_file), config_path)
+  params = load_params(os.path.join(REPO, "sac_system", "envs", params_file), config_path)
   env = params.make_collect_env(seed=0)
   agent = params.build_agent()
   collect = NumpyActorPolicy(env.time_step_spec(), env.action_spec(),
@@ -55,3 +55,20 @@ def test_refresh_picks_up_new_weights_and_a_foreign_actor_is_detected():
   assert matches_tf_policy(greedy, agent, env.observation_spec())
   _, other_agent, _, _ = build(os.path.join(REPO, "config", "lunar_lander.json"))
   assert not matches_tf_policy(collect, other_agent, env.observation_spec())
+
+
+def test_an_actor_of_another_shape_is_reported_and_a_crash_is_raised(tmp_path):
+  """Another network (here deeper layers than the policy's copy) is a mismatch, not an error;
+  an error while checking is raised, never turned into "does not match"."""
+  from sac_system.numpy_policy import matches_tf_policy
+  config = os.path.join(REPO, "config", "lunar_lander.json")
+  env, agent, collect, _ = build(config)
+  deeper = write_config(tmp_path, {"actor_fc_layers": [16, 16, 16]})
+  _, deeper_agent, _, _ = build(deeper, "gym_params.py")  # Pendulum: other shapes throughout
+  assert not matches_tf_policy(collect, deeper_agent, deeper_agent.time_step_spec.observation)
+
+  class Broken:
+    def mean_and_std(self, observations):
+      raise RuntimeError("a bug in the numpy actor")
+  with pytest.raises(RuntimeError, match="a bug in the numpy actor"):
+    matches_tf_policy(Broken(), agent, env.observation_spec())

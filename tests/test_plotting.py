@@ -4,6 +4,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 from sac_system import plotting
 from sac_system.metrics import append_record
@@ -50,7 +51,7 @@ def test_plot_several_runs_with_curriculum(tmp_path):
                                 str(tmp_path / "out" / "plot.png"))
   with open(path, "rb") as png:
     assert png.read(8) == b"\x89PNG\r\n\x1a\n"
-  assert not os.path.exists(path + ".partial.png")
+  assert os.listdir(tmp_path / "out") == ["plot.png"]  # no temporary file left beside it
   series = plotting.load_run(str(tmp_path / "b"))
   assert sorted(plotting._extra_keys([("b", series)])) == [  # pylint: disable=protected-access
       "curriculum/gravity", "curriculum/gravity_spread", "randomization/gravity"]
@@ -59,9 +60,5 @@ def test_plot_several_runs_with_curriculum(tmp_path):
 
 
 def test_a_run_without_metrics_is_an_error(tmp_path):
-  try:
+  with pytest.raises(ValueError, match="has no records"):
     plotting.load_run(str(tmp_path))
-  except ValueError as error:
-    assert "has no records" in str(error)
-  else:
-    raise AssertionError("expected ValueError")

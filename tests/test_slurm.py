@@ -80,7 +80,7 @@ def test_sbatch_runs_the_training_job(slurm_cluster, tmp_path):
 
 def test_sbatch_with_bad_variables_fails_at_once(slurm_cluster, tmp_path):
   variables = tmp_path / "vars.sh"
-  variables.write_text("SAC_PARAMS=sac_system/gym_params.py\n")
+  variables.write_text("SAC_PARAMS=sac_system/envs/gym_params.py\n")
   fields, output = submit("slurm_train.sbatch", variables, tmp_path)
   assert fields["JobState"] == "FAILED"
   assert f"error: {variables}: SAC_CONFIG: missing" in output

@@ -9,7 +9,7 @@ from sac_system.training_variables import load_training_variables, read_shell_va
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOOD = """\
-SAC_PARAMS=sac_system/lunar_lander_params.py
+SAC_PARAMS=sac_system/envs/lunar_lander_params.py
 SAC_CONFIG=config/lunar_lander.json
 SAC_EXP_NAME=test_run
 SAC_REVERB_CPUS=1
@@ -27,7 +27,7 @@ def write(tmp_path, text, name="vars.sh"):
 
 def test_good_file(tmp_path):
   variables = load_training_variables(write(tmp_path, GOOD), REPO)
-  assert variables.params_path == os.path.join(REPO, "sac_system/lunar_lander_params.py")
+  assert variables.params_path == os.path.join(REPO, "sac_system/envs/lunar_lander_params.py")
   assert variables.exp_dir == os.path.join(REPO, "logs", "test_run")
   assert (variables.reverb_cpus, variables.train_cpus, variables.num_collect_workers,
           variables.collect_worker_cpus) == (1, 2, 3, 1)
@@ -58,7 +58,7 @@ def test_environment_does_not_leak_in(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("change, key, words", [
-    (("SAC_PARAMS=sac_system/lunar_lander_params.py\n", ""), "SAC_PARAMS", "missing"),
+    (("SAC_PARAMS=sac_system/envs/lunar_lander_params.py\n", ""), "SAC_PARAMS", "missing"),
     (("SAC_TRAIN_CPUS=2", "SAC_TRAIN_CPUS="), "SAC_TRAIN_CPUS", "empty"),
     (("SAC_TRAIN_CPUS=2", "SAC_TRAIN_CPUS=two"), "SAC_TRAIN_CPUS", "whole number"),
     (("SAC_TRAIN_CPUS=2", "SAC_TRAIN_CPUS=0"), "SAC_TRAIN_CPUS", ">= 1"),
@@ -87,3 +87,17 @@ def test_missing_file_and_shell_error(tmp_path):
   path = write(tmp_path, GOOD + "if then\n")
   with pytest.raises(UserInputError, match="bash could not evaluate"):
     load_training_variables(path, REPO)
+
+
+def test_a_params_file_at_its_old_place_gets_the_new_path(tmp_path):
+  """The shipped environments moved to sac_system/envs/: the error says where to."""
+  text = GOOD.replace("sac_system/envs/lunar_lander_params.py", "sac_system/lunar_lander_params.py")
+  path = tmp_path / "vars.sh"
+  path.write_text(text)
+  with pytest.raises(UserInputError, match=r"SAC_PARAMS: .*use sac_system/envs/"
+                                           r"lunar_lander_params.py"):
+    load_training_variables(str(path), REPO)
+  from sac_system.train_params_base import load_params_class
+  with pytest.raises(UserInputError, match="params file not found; the shipped environments "
+                                           "moved: use sac_system/envs/gym_params.py"):
+    load_params_class(os.path.join(REPO, "sac_system", "gym_params.py"))

@@ -1,4 +1,4 @@
 """A params file without the TrainParams class."""
-from sac_system.gym_params import TrainParams as GenericParams
+from sac_system.envs.gym_params import TrainParams as GenericParams
 
 Params = GenericParams

@@ -13,8 +13,8 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from sac_system.gym_env import GymnasiumEnvironment
-from sac_system.lunar_lander_physics import (DEFAULT_RANDOMIZATION, ENV_ID, PHYSICS_RANGES,
+from sac_system.envs.gym_env import GymnasiumEnvironment
+from sac_system.envs.lunar_lander_physics import (DEFAULT_RANDOMIZATION, ENV_ID, PHYSICS_RANGES,
                                              RANDOMIZED, STATE_KEYS, draw_physics, validate_lunar_lander_state)
 
 # Episodes whose drawn physics are kept until `pop_episode_states` collects them.

@@ -4,20 +4,21 @@ Config keys (besides "hyperparameters", "curriculum" and "eval_follows_curriculu
   "env_kwargs":        physics of both environments: gravity, enable_wind, wind_power,
                        turbulence_power (gymnasium's defaults: -10.0, false, 15.0, 1.5), and
                        their per-episode randomization: <p>_spread, <p>_distribution,
-                       wind_probability (see `lunar_lander_physics`; default: none).
+                       wind_probability (see `lunar_lander_physics.py`; default: none).
   "eval_env_kwargs":   settings of the evaluation environment (default: "env_kwargs").
   "max_episode_steps": time limit (default: gymnasium's 1000).
 Every key of "env_kwargs" is also a `set_state` key, so a curriculum can move it (e.g. widen
 `gravity_spread`): see config/lunar_lander_dr.json.
 """
 
-from sac_system.lunar_lander_physics import validate_lunar_lander_state
+from sac_system.envs.lunar_lander_physics import validate_lunar_lander_state
 from sac_system.train_params_base import TrainParamsBase, check_env_config
 
 
 class TrainParams(TrainParamsBase):
-  """SAC on continuous Lunar Lander. Defaults follow ../shared/PERFORMANCE-NOTES.md:
-  target entropy -dim(A), 10k random warm-up, lr 7.3e-4, tau 0.01, (256, 256) networks."""
+  """SAC on continuous Lunar Lander. The base class's defaults (target entropy -dim(A), 10k
+  random warm-up, lr 7.3e-4, tau 0.01) hold; config/lunar_lander.json sets (128, 128)
+  networks and items of 32 steps (why: docs/design.md §10)."""
 
   ENV_CONFIG_KEYS = frozenset({"env_kwargs", "eval_env_kwargs", "max_episode_steps"})
 
@@ -26,7 +27,7 @@ class TrainParams(TrainParamsBase):
     check_env_config(self, validate_kwargs=validate_lunar_lander_state)
 
   def env_ctor(self, *args, **kwargs):
-    from sac_system.lunar_lander_env import LunarLanderEnvironment  # pylint: disable=import-outside-toplevel
+    from sac_system.envs.lunar_lander_env import LunarLanderEnvironment
     return LunarLanderEnvironment(*args, **kwargs)
 
   def collect_env_args_kwargs(self):

@@ -25,7 +25,7 @@ class TrainParams(TrainParamsBase):
     if not isinstance(env_id, str) or not env_id:
       raise UserInputError(config_path, "env_id",
                            f"expected a registered gymnasium id such as \"Pendulum-v1\", got {env_id!r}")
-    import gymnasium  # pylint: disable=import-outside-toplevel
+    import gymnasium
     if env_id not in gymnasium.registry:
       raise UserInputError(config_path, "env_id", f"{env_id!r} is not a registered gymnasium env")
     check_env_config(self)
@@ -33,7 +33,7 @@ class TrainParams(TrainParamsBase):
   def env_ctor(self, *args, **kwargs):
     """Builds the env; what it rejects is reported against the config's keys (the launcher
     builds both envs before anything starts), not as a failure of this method."""
-    from sac_system.gym_env import GymnasiumEnvironment, UnsupportedEnvError  # pylint: disable=import-outside-toplevel
+    from sac_system.envs.gym_env import GymnasiumEnvironment, UnsupportedEnvError
     try:
       return GymnasiumEnvironment(*args, **kwargs)
     except UnsupportedEnvError as error:
