@@ -7,7 +7,7 @@ so (it never fails). Pure module: no TensorFlow or Reverb import.
 """
 
 import dataclasses
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Set, Tuple
 
 from sac_system import constants
 
@@ -18,12 +18,12 @@ def parse_cpu_list(text: str) -> List[int]:
   Raises:
     ValueError: if `text` is not a CPU list.
   """
-  cpus = set()
+  cpus: Set[int] = set()
   text = text.strip()
   if not text:
     raise ValueError("empty CPU list")
-  for part in text.split(","):
-    part = part.strip()
+  for raw_part in text.split(","):
+    part = raw_part.strip()
     if "-" in part:
       low, _, high = part.partition("-")
       if not (low.isdigit() and high.isdigit()) or int(low) > int(high):
@@ -40,7 +40,8 @@ def format_cpu_list(cpus: Sequence[int]) -> str:
   """Formats ids as a compact list for `taskset -c`, e.g. [0, 1, 2, 5] -> '0-2,5'."""
   ids = sorted(set(cpus))
   parts = []
-  start = prev = None
+  start: Optional[int] = None
+  prev = 0  # read only once start is set
   for cpu in ids:
     if start is None:
       start = prev = cpu
@@ -93,13 +94,13 @@ class CpuPlan:
     return lines
 
   def to_json(self) -> dict:
-    return {"requested": self.requested, "available": list(self.available),
-            "shared": self.shared,
-            "programs": {program: list(cpus) for program, cpus in self.assignments}}
+    return {
+        "requested": self.requested, "available": list(self.available), "shared": self.shared,
+        "programs": {program: list(cpus) for program, cpus in self.assignments}}
 
 
-def allocate_cpus(allowed: Sequence[int], reverb_cpus: int, train_cpus: int,
-                  num_workers: int, worker_cpus: int) -> CpuPlan:
+def allocate_cpus(allowed: Sequence[int], reverb_cpus: int, train_cpus: int, num_workers: int,
+                  worker_cpus: int) -> CpuPlan:
   """Assigns CPU ids to the replay server, the learner and each worker, in that order.
 
   With enough CPUs every program gets its own contiguous block of the allowed ids. With

@@ -9,6 +9,7 @@ Pure module (numpy only): no TensorFlow or Reverb import, so its tests run in mi
 """
 
 import collections
+import itertools
 import numbers
 from typing import Any, Deque, Dict, Mapping, Tuple
 
@@ -59,14 +60,16 @@ def parse_curriculum(spec: Any, source: str) -> Dict[str, ParameterSchedule]:
   if spec is None:
     return {}
   if not isinstance(spec, dict):
-    raise UserInputError(source, "curriculum", f"expected an object mapping parameter names "
-                         f"to {{\"iters\": [...], \"range\": [lo, hi]}}, got {type(spec).__name__}")
+    raise UserInputError(
+        source, "curriculum", f"expected an object mapping parameter names "
+        f"to {{\"iters\": [...], \"range\": [lo, hi]}}, got {type(spec).__name__}")
   schedules = {}
   for name, entry in spec.items():
     key = f"curriculum.{name}"
     if not isinstance(entry, dict):
-      raise UserInputError(source, key, f"expected {{\"iters\": [...], \"range\": [lo, hi]}}, "
-                           f"got {type(entry).__name__}")
+      raise UserInputError(
+          source, key, f"expected {{\"iters\": [...], \"range\": [lo, hi]}}, "
+          f"got {type(entry).__name__}")
     unknown = sorted(set(entry) - {"iters", "range"})
     if unknown:
       raise UserInputError(source, f"{key}.{unknown[0]}",
@@ -81,7 +84,7 @@ def parse_curriculum(spec: Any, source: str) -> Dict[str, ParameterSchedule]:
                            f"expected a non-empty list of integers, got {iters!r}")
     if iters[0] < 0:
       raise UserInputError(source, f"{key}.iters", f"iterations must be >= 0, got {iters!r}")
-    if any(b <= a for a, b in zip(iters, iters[1:])):
+    if any(b <= a for a, b in itertools.pairwise(iters)):
       raise UserInputError(source, f"{key}.iters",
                            f"iterations must be strictly increasing, got {iters!r}")
     value_range = entry["range"]

@@ -2,8 +2,9 @@
 
 A policy checkpoint `EXP/policies/checkpoints/policy_checkpoint_%010d` holds the actor's
 variables at that train_step; it is loaded into the greedy SavedModel `EXP/policies/
-greedy_policy` written by the learner. Nothing here talks to the replay buffer. The environment is the params' eval environment
+greedy_policy` written by the learner. The environment is the params' eval environment
 (`env_ctor()` with `eval_env_args_kwargs()`), so a run's own config decides the physics.
+Nothing here talks to the replay buffer.
 """
 
 import os
@@ -15,7 +16,8 @@ import numpy as np
 from sac_system import constants
 from sac_system import files
 from sac_system import seeds
-from sac_system.episodes import run_episodes, summarize_episodes
+from sac_system.episodes import run_episodes
+from sac_system.episodes import summarize_episodes
 from sac_system.errors import UserInputError
 from sac_system.train_params_base import TrainParamsBase
 
@@ -40,9 +42,10 @@ def resolve_checkpoint(exp_dir: str, name: str) -> str:
     raise UserInputError("--exp_dir", exp_dir, "no such experiment directory")
   names = list_checkpoints(exp_dir)
   if not names:
-    raise UserInputError("--exp_dir", exp_dir, "has no policy checkpoints yet (expected "
-                         f"{constants.POLICIES_DIR}/{constants.POLICY_CHECKPOINTS_DIR}/"
-                         "policy_checkpoint_*)")
+    raise UserInputError(
+        "--exp_dir", exp_dir, "has no policy checkpoints yet (expected "
+        f"{constants.POLICIES_DIR}/{constants.POLICY_CHECKPOINTS_DIR}/"
+        "policy_checkpoint_*)")
   if name == "latest":
     return names[-1]
   if name not in names:
@@ -62,8 +65,8 @@ def load_greedy_policy(exp_dir: str, checkpoint: str):
   policies = os.path.join(exp_dir, constants.POLICIES_DIR)
   policy = py_tf_eager_policy.SavedModelPyTFEagerPolicy(
       os.path.join(policies, constants.GREEDY_POLICY_DIR), load_specs_from_pbtxt=True)
-  policy.update_from_checkpoint(
-      os.path.join(policies, constants.POLICY_CHECKPOINTS_DIR, checkpoint))
+  policy.update_from_checkpoint(os.path.join(policies, constants.POLICY_CHECKPOINTS_DIR,
+                                             checkpoint))
   return policy
 
 
@@ -76,20 +79,20 @@ def check_specs(policy, env, params_path: str) -> None:
     saved_spec = tensor_spec.from_spec(saved)
     built_spec = tensor_spec.from_spec(built)
     if (saved_spec.shape != built_spec.shape) or (saved_spec.dtype != built_spec.dtype):
-      raise UserInputError(params_path, "TrainParams.env_ctor",
-                           f"the environment's {what} spec {built_spec.shape} "
-                           f"{built_spec.dtype.name} does not match the saved policy's "
-                           f"{saved_spec.shape} {saved_spec.dtype.name}: wrong --params/--config "
-                           "for this exp dir?")
+      raise UserInputError(
+          params_path, "TrainParams.env_ctor", f"the environment's {what} spec {built_spec.shape} "
+          f"{built_spec.dtype.name} does not match the saved policy's "
+          f"{saved_spec.shape} {saved_spec.dtype.name}: wrong --params/--config "
+          "for this exp dir?")
 
 
 def write_video(frames: Sequence[np.ndarray], path: str, fps: int) -> None:
   """Writes frames to an mp4 (H.264, via the ffmpeg binary that imageio-ffmpeg ships),
   atomically: a crash mid-write never leaves a truncated video in place."""
   import imageio
-  with files.atomic_path(path) as temporary, imageio.get_writer(
-      temporary, fps=fps, codec="libx264", macro_block_size=2,
-      ffmpeg_log_level="error") as writer:
+  with files.atomic_path(path) as temporary, imageio.get_writer(temporary, fps=fps, codec="libx264",
+                                                                macro_block_size=2,
+                                                                ffmpeg_log_level="error") as writer:
     for frame in frames:
       writer.append_data(frame)
 
@@ -117,8 +120,9 @@ class CheckpointEvaluator:
       self.policy = load_greedy_policy(self.exp_dir, checkpoint)
       check_specs(self.policy, self.env, self.params_path)
     else:
-      self.policy.update_from_checkpoint(os.path.join(
-          self.exp_dir, constants.POLICIES_DIR, constants.POLICY_CHECKPOINTS_DIR, checkpoint))
+      self.policy.update_from_checkpoint(
+          os.path.join(self.exp_dir, constants.POLICIES_DIR, constants.POLICY_CHECKPOINTS_DIR,
+                       checkpoint))
 
   def evaluate(self, checkpoint: str, num_episodes: int, seed: int, video: bool = False,
                printer=print) -> Dict:
@@ -129,7 +133,10 @@ class CheckpointEvaluator:
     on_step = None
     if video:
       self.env.enable_rendering()
-      on_step = lambda _time_step: frames.append(np.asarray(self.env.render()))
+
+      def on_step(_time_step):
+        frames.append(np.asarray(self.env.render()))
+
     episode_seeds = seeds.run_py_episode_seeds(seed, num_episodes)
     results = []
     for index, episode_seed in enumerate(episode_seeds):
@@ -143,9 +150,10 @@ class CheckpointEvaluator:
             f"{summary['eval/return_std']:.2f} over {num_episodes} episodes ({checkpoint}, "
             f"seed {seed})")
     name = f"{checkpoint}_seed{seed}"
-    output = {"checkpoint": checkpoint, "train_step": train_step_of(checkpoint), "seed": seed,
-              "episode_seeds": episode_seeds, "returns": [r for r, _ in results],
-              "lengths": [n for _, n in results], **summary}
+    output = {
+        "checkpoint": checkpoint, "train_step": train_step_of(checkpoint), "seed": seed,
+        "episode_seeds": episode_seeds, "returns": [r for r, _ in results],
+        "lengths": [n for _, n in results], **summary}
     files.write_json(os.path.join(self.exp_dir, constants.EVAL_DIR, name + ".json"), output)
     if video:
       gym_env = getattr(self.env, "gym_env", None)
@@ -178,13 +186,13 @@ def evaluate_all(evaluator: CheckpointEvaluator, every: int, num_episodes: int, 
     printer(f"{checkpoint}: mean return {rows[-1][2]:.2f} +- {rows[-1][3]:.2f} over "
             f"{num_episodes} episodes")
   base = os.path.join(evaluator.exp_dir, constants.EVAL_DIR, f"all_seed{seed}")
-  write_csv(base + ".csv", "train_step,checkpoint,mean_return,std_return",
-            [f"{train_step},{checkpoint},{mean:.4f},{std:.4f}"
-             for train_step, checkpoint, mean, std in rows])
+  write_csv(base + ".csv", "train_step,checkpoint,mean_return,std_return", [
+      f"{train_step},{checkpoint},{mean:.4f},{std:.4f}"
+      for train_step, checkpoint, mean, std in rows])
   from sac_system import plotting
-  plotting.plot_checkpoint_returns(rows, f"{os.path.basename(evaluator.exp_dir)}: greedy return "
-                                   f"of each checkpoint ({num_episodes} episodes, seed {seed})",
-                                   base + ".png")
+  plotting.plot_checkpoint_returns(
+      rows, f"{os.path.basename(evaluator.exp_dir)}: greedy return "
+      f"of each checkpoint ({num_episodes} episodes, seed {seed})", base + ".png")
   printer(f"wrote {base}.csv and {base}.png")
   return {"csv": base + ".csv", "png": base + ".png"}
 
@@ -263,8 +271,9 @@ def robustness_grid(evaluator: CheckpointEvaluator, checkpoint: str, axis_specs:
     raise UserInputError("--grid", ",".join(names), "each parameter may appear once")
   varying = [(name, values) for name, values in axes if len(values) > 1]
   if not 1 <= len(varying) <= 2:
-    raise UserInputError("--grid", " ".join(axis_specs), "expected one or two parameters with "
-                         "several values (others may be fixed with a single value)")
+    raise UserInputError(
+        "--grid", " ".join(axis_specs), "expected one or two parameters with "
+        "several values (others may be fixed with a single value)")
   env = evaluator.env
   cells = grid_cells(axes, env.state_keys())
   for cell in cells:
@@ -281,12 +290,12 @@ def robustness_grid(evaluator: CheckpointEvaluator, checkpoint: str, axis_specs:
     rows.append([float(cell[name]) for name in names] + [
         summary["eval/average_return"], summary["eval/return_std"], summary["eval/min_return"],
         summary["eval/max_return"], summary["eval/average_episode_length"]])
-    printer(f"cell {index + 1}/{len(cells)} "
-            + " ".join(f"{name}={cell[name]:g}" for name in names)
+    printer(f"cell {index + 1}/{len(cells)} " + " ".join(f"{name}={cell[name]:g}" for name in names)
             + f": mean return {rows[-1][len(names)]:8.2f} +- {rows[-1][len(names) + 1]:.2f}")
   fixed_names = "".join(f"_{name}={values[0]:g}" for name, values in axes if len(values) == 1)
-  base = os.path.join(evaluator.exp_dir, constants.EVAL_DIR, f"robustness_{checkpoint}_"
-                      f"{'-x-'.join(name for name, _ in varying)}{fixed_names}_seed{seed}")
+  base = os.path.join(
+      evaluator.exp_dir, constants.EVAL_DIR, f"robustness_{checkpoint}_"
+      f"{'-x-'.join(name for name, _ in varying)}{fixed_names}_seed{seed}")
   write_csv(base + ".csv", ",".join(names) + ",mean_return,std_return,min_return,max_return,"
             "mean_length", [",".join(f"{value:.6g}" for value in row) for row in rows])
   from sac_system import plotting
@@ -295,7 +304,7 @@ def robustness_grid(evaluator: CheckpointEvaluator, checkpoint: str, axis_specs:
            f"{num_episodes} episodes (seed {seed})" + (f"\n{fixed}" if fixed else ""))
   columns = {name: np.array([row[i] for row in rows]) for i, name in enumerate(names)}
   means = np.array([row[len(names)] for row in rows])
-  plotting.plot_grid([(name, values, columns[name]) for name, values in varying], means,
-                     title, base + ".png")
+  plotting.plot_grid([(name, values, columns[name]) for name, values in varying], means, title,
+                     base + ".png")
   printer(f"wrote {base}.csv and {base}.png")
   return {"csv": base + ".csv", "png": base + ".png"}

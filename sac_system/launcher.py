@@ -40,7 +40,9 @@ from sac_system import program as program_setup
 from sac_system.constants import REPO_ROOT
 from sac_system.errors import UserInputError
 from sac_system.train_params_base import TrainParamsBase
-from sac_system.training_variables import TrainingVariables, load_training_variables
+from sac_system.training_variables import TrainingVariables
+from sac_system.training_variables import load_training_variables
+
 # How long the replay server may take to come up.
 SERVER_START_TIMEOUT_S = 180.0
 # After the learner finishes, workers get this long to run their final evaluation and exit.
@@ -55,8 +57,8 @@ RESTART_BACKOFF_MAX_S = 30.0
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 600.0
 PROGRESS_INTERVAL_S = 5.0
-# Resident memory of one program (TensorFlow + tf-agents + Reverb client), measured on the
-# default Lunar Lander run (workers ~540 MB, learner ~770 MB), for the capacity check.
+# Resident memory of one program (TensorFlow + tf-agents + Reverb client), for the capacity
+# check; the measured peaks of each program are in benchmarks/README.md.
 PROGRAM_MEMORY_MB = 500
 MAX_WORKERS_PER_CPU = 8
 # Below this much free disk space a run would soon fail writing checkpoints: refuse to start.
@@ -77,8 +79,9 @@ def check_port_free(host: str, port: int, source: str) -> None:
     try:
       probe.bind(("", port))
     except OSError:
-      raise UserInputError(source, "SAC_REPLAY_PORT", f"port {port} is already in use; pick a "
-                           f"free one or leave SAC_REPLAY_PORT unset to pick one") from None
+      raise UserInputError(
+          source, "SAC_REPLAY_PORT", f"port {port} is already in use; pick a "
+          f"free one or leave SAC_REPLAY_PORT unset to pick one") from None
 
 
 def pick_free_port() -> int:
@@ -98,18 +101,20 @@ def check_capacity(variables: TrainingVariables, allowed_cpus: int,
   """
   workers = variables.num_collect_workers
   if workers > MAX_WORKERS_PER_CPU * allowed_cpus:
-    raise UserInputError(variables.path, "SAC_NUM_COLLECT_WORKERS",
-                         f"{workers} workers cannot run on the {allowed_cpus} CPU(s) this job "
-                         f"may use (at most {MAX_WORKERS_PER_CPU * allowed_cpus})")
+    raise UserInputError(
+        variables.path, "SAC_NUM_COLLECT_WORKERS",
+        f"{workers} workers cannot run on the {allowed_cpus} CPU(s) this job "
+        f"may use (at most {MAX_WORKERS_PER_CPU * allowed_cpus})")
   if memory_total_mb is None:
     with open("/proc/meminfo") as meminfo:
-      memory_total_mb = int(next(line for line in meminfo
-                                 if line.startswith("MemTotal")).split()[1]) // 1024
+      memory_total_mb = int(
+          next(line for line in meminfo if line.startswith("MemTotal")).split()[1]) // 1024
   needed_mb = (workers + 2) * PROGRAM_MEMORY_MB
   if needed_mb > memory_total_mb:
-    raise UserInputError(variables.path, "SAC_NUM_COLLECT_WORKERS",
-                         f"{workers} workers and 2 other programs need about {needed_mb} MB "
-                         f"but this machine has {memory_total_mb} MB")
+    raise UserInputError(
+        variables.path, "SAC_NUM_COLLECT_WORKERS",
+        f"{workers} workers and 2 other programs need about {needed_mb} MB "
+        f"but this machine has {memory_total_mb} MB")
 
 
 def check_exp_dir(exp_dir: str, source: str) -> bool:
@@ -123,8 +128,9 @@ def check_exp_dir(exp_dir: str, source: str) -> bool:
     raise UserInputError(source, "SAC_LOGS_DIR", f"cannot write to {parent}")
   free_mb = shutil.disk_usage(parent).free // 2**20
   if free_mb < MIN_FREE_DISK_MB:
-    raise UserInputError(source, "SAC_LOGS_DIR", f"only {free_mb} MB free on the disk of "
-                         f"{parent}; a run needs at least {MIN_FREE_DISK_MB} MB for checkpoints")
+    raise UserInputError(
+        source, "SAC_LOGS_DIR", f"only {free_mb} MB free on the disk of "
+        f"{parent}; a run needs at least {MIN_FREE_DISK_MB} MB for checkpoints")
   return os.path.isdir(exp_dir)
 
 
@@ -166,10 +172,11 @@ def check_resume_compatible(variables: TrainingVariables, params: TrainParamsBas
       os.listdir(os.path.join(variables.exp_dir, name))
       for name in (constants.REPLAY_BUFFER_DIR, constants.LEGACY_REPLAY_BUFFER_DIR)
       if os.path.isdir(os.path.join(variables.exp_dir, name))):
-    raise UserInputError(path, "replay_format", f"{info.get('replay_format', 1)}: this run's "
-                         "replay checkpoint was written by an older sac_system in another item "
-                         f"format (now {REPLAY_FORMAT}) and cannot be restored; add --fresh to "
-                         "start over (the old run is moved aside)")
+    raise UserInputError(
+        path, "replay_format", f"{info.get('replay_format', 1)}: this run's "
+        "replay checkpoint was written by an older sac_system in another item "
+        f"format (now {REPLAY_FORMAT}) and cannot be restored; add --fresh to "
+        "start over (the old run is moved aside)")
   current = json.loads(json.dumps(params.hyperparameters()))
   # The item size fixes the replay table's signature; how it is split into envs and steps
   # may change.
@@ -211,10 +218,11 @@ def check_params(variables: TrainingVariables) -> TrainParamsBase:
       env = make()
     except UserInputError:
       raise
-    except Exception as error:  # the user's env_ctor may raise anything.
-      raise UserInputError(variables.params_path, "TrainParams.env_ctor",
-                           f"building the {role} environment raised {type(error).__name__}: "
-                           f"{error}") from None
+    except Exception as error:  # noqa: BLE001  the user's env_ctor may raise anything
+      raise UserInputError(
+          variables.params_path, "TrainParams.env_ctor",
+          f"building the {role} environment raised {type(error).__name__}: "
+          f"{error}") from None
     try:
       if role == "collect" or params.eval_follows_curriculum:
         for name, values in curriculum.all_values().items():
@@ -225,9 +233,10 @@ def check_params(variables: TrainingVariables) -> TrainParamsBase:
               raise UserInputError(variables.config_path, f"curriculum.{name}",
                                    str(error)) from None
             except AttributeError:
-              raise UserInputError(variables.params_path, "TrainParams.env_ctor",
-                                   "the environment has no validate_state(dict); a curriculum "
-                                   "needs an environment implementing set_state") from None
+              raise UserInputError(
+                  variables.params_path, "TrainParams.env_ctor",
+                  "the environment has no validate_state(dict); a curriculum "
+                  "needs an environment implementing set_state") from None
     finally:
       env.close()
   return params
@@ -342,10 +351,10 @@ class Progress:
     return sum(int(w.get("env_steps", 0)) for w in self.workers.values())
 
   def line(self, restarts: int, elapsed_s: float) -> str:
-    parts = [time.strftime("%H:%M:%S", time.gmtime(elapsed_s)),
-             f"iter {self.learner.get('iteration', 0)}/{self.total_iterations}",
-             f"train_step {self.learner.get('train_step', 0)}",
-             f"env steps {self.env_steps}"]
+    parts = [
+        time.strftime("%H:%M:%S", time.gmtime(elapsed_s)),
+        f"iter {self.learner.get('iteration', 0)}/{self.total_iterations}",
+        f"train_step {self.learner.get('train_step', 0)}", f"env steps {self.env_steps}"]
     if self.last_eval:
       parts.append(f"eval {self.last_eval['eval/average_return']:.1f} "
                    f"(@{self.last_eval['train_step']})")
@@ -361,8 +370,9 @@ class Progress:
 class Launcher:
   """Runs one training run from its validated variables and params."""
 
-  def __init__(self, variables: TrainingVariables, params: TrainParamsBase, port: int, role: str = ROLE_ALL,
-               replay_address: Optional[str] = None, worker_ids: Optional[List[int]] = None):
+  def __init__(self, variables: TrainingVariables, params: TrainParamsBase, port: int,
+               role: str = ROLE_ALL, replay_address: Optional[str] = None,
+               worker_ids: Optional[List[int]] = None):
     """Args:
       variables, params: The validated training variables and params.
       port: The replay server's port.
@@ -376,8 +386,8 @@ class Launcher:
     self.role = role
     self.exp_dir = variables.exp_dir
     self.address = replay_address or f"{variables.replay_host}:{port}"
-    self.worker_ids = (list(range(variables.num_collect_workers)) if worker_ids is None
-                       else list(worker_ids))
+    self.worker_ids = (list(range(variables.num_collect_workers))
+                       if worker_ids is None else list(worker_ids))
     self.programs: List[Program] = []
     self.server: Optional[Program] = None
     self.learner: Optional[Program] = None
@@ -393,17 +403,20 @@ class Launcher:
     shutil.copyfile(self.variables.config_path, os.path.join(self.exp_dir, constants.CONFIG_COPY))
     shutil.copyfile(self.variables.params_path, os.path.join(self.exp_dir, constants.PARAMS_COPY))
     shutil.copyfile(self.variables.path, os.path.join(self.exp_dir, constants.VARIABLES_COPY))
-    info = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed": resuming,
-            "replay_address": self.address, "seed": self.params.seed,
-            "hyperparameters": self.params.hyperparameters(),
-            "replay_format": replay_buffer.REPLAY_FORMAT,
-            "params_file": self.variables.params_path, "config_file": self.variables.config_path}
+    info = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed": resuming,
+        "replay_address": self.address, "seed": self.params.seed,
+        "hyperparameters": self.params.hyperparameters(),
+        "replay_format": replay_buffer.REPLAY_FORMAT, "params_file": self.variables.params_path,
+        "config_file": self.variables.config_path}
     files.write_json(os.path.join(self.exp_dir, constants.RUN_INFO_FILE), info)
 
   def build_programs(self, plan: cpu_allocation.CpuPlan) -> None:
     python = sys.executable
-    common = ["--params", self.variables.params_path, "--config", self.variables.config_path,
-              "--exp_dir", self.exp_dir, "--seed", str(self.params.seed)]
+    common = [
+        "--params", self.variables.params_path, "--config", self.variables.config_path, "--exp_dir",
+        self.exp_dir, "--seed",
+        str(self.params.seed)]
     logs = os.path.join(self.exp_dir, constants.LOGS_DIR)
 
     def program(name, script, extra, env=None):
@@ -416,10 +429,11 @@ class Launcher:
       self.learner = program(constants.LEARNER_PROGRAM, "sac_train.py",
                              ["--replay_address", self.address])
     if self.role != ROLE_HEAD:
-      self.workers = [program(constants.worker_program(worker_id), "sac_collect.py",
-                              ["--replay_address", self.address, "--worker_id", str(worker_id)],
-                              {"SLURM_PROCID": str(worker_id)})
-                      for worker_id in self.worker_ids]
+      self.workers = [
+          program(constants.worker_program(worker_id), "sac_collect.py",
+                  ["--replay_address", self.address, "--worker_id",
+                   str(worker_id)], {"SLURM_PROCID": str(worker_id)})
+          for worker_id in self.worker_ids]
     self.programs = [p for p in (self.server, self.learner) if p is not None] + self.workers
 
   def _on_signal(self, signum, _frame) -> None:
@@ -442,12 +456,13 @@ class Launcher:
     return False
 
   def record_restart(self, program: Program, code: int) -> None:
-    metrics.append_record(self.exp_dir, {
-        "time": round(time.time(), 3), "source": constants.LAUNCHER_SOURCE,
-        "train_step": int(self.progress.learner.get("train_step", 0)),
-        "iteration": int(self.progress.learner.get("iteration", 0)),
-        "env_steps": self.progress.env_steps, "event": "restart", "program": program.name,
-        "exit_code": code, f"restarts/{program.name}": program.restarts})
+    metrics.append_record(
+        self.exp_dir, {
+            "time": round(time.time(), 3), "source": constants.LAUNCHER_SOURCE, "train_step": int(
+                self.progress.learner.get("train_step", 0)), "iteration": int(
+                    self.progress.learner.get("iteration", 0)),
+            "env_steps": self.progress.env_steps, "event": "restart", "program": program.name,
+            "exit_code": code, f"restarts/{program.name}": program.restarts})
 
   def supervise_once(self) -> Optional[int]:
     """Handles exits and restarts. Returns an exit code when the run is over."""
@@ -483,8 +498,7 @@ class Launcher:
         return 1
       program.restarts += 1
       program.restart_times.append(now)
-      backoff = min(RESTART_BACKOFF_S * 2 ** (len(program.restart_times) - 1),
-                    RESTART_BACKOFF_MAX_S)
+      backoff = min(RESTART_BACKOFF_S * 2**(len(program.restart_times) - 1), RESTART_BACKOFF_MAX_S)
       program.restart_at = now + backoff
       log(f"{program.name} exited with code {code}; restarting in {backoff:.0f} s "
           f"(see {program.log_path})")
@@ -581,17 +595,19 @@ class Launcher:
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("variables", help="training-variables file, e.g. training_variables.sh")
-  parser.add_argument("--role", choices=(ROLE_ALL, ROLE_HEAD, ROLE_WORKERS), default=ROLE_ALL,
-                      help="all programs (default); the replay server and learner of a "
-                           "multi-node job; or only workers, which connect to --replay_address")
+  parser.add_argument(
+      "--role", choices=(ROLE_ALL, ROLE_HEAD, ROLE_WORKERS), default=ROLE_ALL,
+      help="all programs (default); the replay server and learner of a "
+      "multi-node job; or only workers, which connect to --replay_address")
   parser.add_argument("--port", type=int, help="replay server port (head; overrides "
-                                                "SAC_REPLAY_PORT)")
+                      "SAC_REPLAY_PORT)")
   parser.add_argument("--replay_address", help="host:port of the replay server (workers)")
   parser.add_argument("--worker_ids", help="comma-separated worker ids (workers; default: "
-                                           "$SLURM_PROCID)")
-  parser.add_argument("--fresh", action="store_true",
-                      help="start over: move an existing exp dir aside to <dir>.old-<time> "
-                           "(it is never deleted) instead of resuming it")
+                      "$SLURM_PROCID)")
+  parser.add_argument(
+      "--fresh", action="store_true",
+      help="start over: move an existing exp dir aside to <dir>.old-<time> "
+      "(it is never deleted) instead of resuming it")
   args = parser.parse_args(argv)
   try:
     variables = load_training_variables(args.variables, REPO_ROOT)
@@ -650,6 +666,7 @@ def main(argv=None) -> int:
     log("  " + line)
   launcher.build_programs(plan)
   return launcher.run()
+
 
 if __name__ == "__main__":
   sys.exit(main())

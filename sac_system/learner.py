@@ -138,14 +138,15 @@ class SacLearner:
     info = self._table_info()
     if info is None:
       replay_buffer.wait_for_replay_server(self.server_address,
-                                           self.params.replay_server_timeout_seconds,
-                                           self.logger, stop)
+                                           self.params.replay_server_timeout_seconds, self.logger,
+                                           stop)
       return
-    self.logger.info("waiting for experience from the workers: the replay table holds %d "
-                     "transitions (sampling starts at min_size_to_sample=%d; then the rate "
-                     "limiter keeps %.1f samples per insert)",
-                     replay_buffer.transitions_stored(info, self.params.transitions_per_item),
-                     self.params.min_size_to_sample, self.params.samples_per_insert)
+    self.logger.info(
+        "waiting for experience from the workers: the replay table holds %d "
+        "transitions (sampling starts at min_size_to_sample=%d; then the rate "
+        "limiter keeps %.1f samples per insert)",
+        replay_buffer.transitions_stored(info, self.params.transitions_per_item),
+        self.params.min_size_to_sample, self.params.samples_per_insert)
 
   def report(self) -> None:
     """Reports losses, alpha, throughput and env steps (metrics.jsonl and TensorBoard)."""
@@ -161,10 +162,11 @@ class SacLearner:
       values["learner/actor_loss"] = float(extra.actor_loss)
       values["learner/alpha_loss"] = float(extra.alpha_loss)
     # SacAgent has no public accessor for the temperature.
-    values["learner/alpha"] = float(tf.exp(self.agent._log_alpha))
+    values["learner/alpha"] = float(tf.exp(self.agent._log_alpha))  # noqa: SLF001
     info = self._table_info()
     if info is not None:
-      values["replay/size"] = replay_buffer.transitions_stored(info, self.params.transitions_per_item)
+      values["replay/size"] = replay_buffer.transitions_stored(info,
+                                                               self.params.transitions_per_item)
       self._env_steps = replay_buffer.inserts_completed(info, self.params.transitions_per_item)
     self.reporter.report(step, self.iteration, self._env_steps, values)
     self._last_report = (now, step)
@@ -202,8 +204,7 @@ class SacLearner:
           "the learner checkpoint is at train_step %d but train_step %d was already reached "
           "(pushed to the workers or reported in metrics.jsonl; the learner stopped without "
           "saving); continuing the count from %d so that train_step never goes backwards (%d "
-          "gradient steps were lost)",
-          self.step, pushed, pushed, pushed - self.step)
+          "gradient steps were lost)", self.step, pushed, pushed, pushed - self.step)
       self.train_step.assign(pushed)
 
   def run(self, stop=None) -> int:

@@ -76,11 +76,11 @@ class MetricsReporter:
   def report(self, train_step: int, iteration: int, env_steps: int,
              values: Dict[str, float]) -> Dict[str, Any]:
     """Writes one report; non-finite values are written as null. Returns the record."""
-    record = {"time": round(time.time(), 3), "source": self.source,
-              "train_step": int(train_step), "iteration": int(iteration),
-              "env_steps": int(env_steps)}
-    for key, value in values.items():
-      value = float(value)
+    record = {
+        "time": round(time.time(), 3), "source": self.source, "train_step": int(train_step),
+        "iteration": int(iteration), "env_steps": int(env_steps)}
+    for key, raw_value in values.items():
+      value = float(raw_value)
       record[key] = value if math.isfinite(value) else None
     append_record(self.exp_dir, record)
     if self._summary_writer is not None:

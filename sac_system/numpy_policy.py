@@ -1,8 +1,8 @@
 """SAC's actor as numpy matmuls: the workers' fast collect and greedy policies.
 
-Acting through tf-agents' `PyTFEagerPolicy` costs ~1.4 ms per env step on one CPU (one
-TensorFlow call with its nest and spec handling per step), while Lunar Lander itself steps
-~19,000 times a second (benchmarks/README.md). The actor `TrainParamsBase.build_agent` makes
+Acting through tf-agents' `PyTFEagerPolicy` costs one TensorFlow call with its nest and spec
+handling per env step, many times what a fast env's step costs (the measurements:
+benchmarks/README.md, "What was tried"). The actor `TrainParamsBase.build_agent` makes
 (an `ActorDistributionNetwork`: dense ReLU layers, then a `TanhNormalProjectionNetwork`
 with tf-agents' default `exp` std transform) is a few small matrix products, done here in
 numpy on the same variables:
@@ -84,8 +84,8 @@ class NumpyActorPolicy(py_policy.PyPolicy):
     return policy_step.PolicyStep(action, policy_state, ())
 
 
-def matches_tf_policy(numpy_policy: NumpyActorPolicy, agent, observation_spec,
-                      samples: int = 16, tolerance: float = 1e-4) -> bool:
+def matches_tf_policy(numpy_policy: NumpyActorPolicy, agent, observation_spec, samples: int = 16,
+                      tolerance: float = 1e-4) -> bool:
   """Whether the numpy policy computes what the agent's TF actor does: the greedy actions and
   the Gaussian's mean and std on random observations.
 
@@ -99,8 +99,9 @@ def matches_tf_policy(numpy_policy: NumpyActorPolicy, agent, observation_spec,
   rng = np.random.default_rng(1)
   observations = rng.normal(size=(samples,) + tuple(observation_spec.shape)).astype(np.float32)
   # SacAgent has no public accessor for its actor network.
-  distribution, _ = agent._actor_network(
-      tf.constant(observations), step_type=(), network_state=(), training=False)
+  actor_network = agent._actor_network  # noqa: SLF001
+  distribution, _ = actor_network(tf.constant(observations), step_type=(), network_state=(),
+                                  training=False)
   normal = getattr(distribution, "input_distribution", None)  # SquashToSpecNormal's Gaussian
   if normal is None:
     return False
@@ -113,6 +114,7 @@ def matches_tf_policy(numpy_policy: NumpyActorPolicy, agent, observation_spec,
   greedy = greedy_policy.GreedyPolicy(agent.policy).action(
       ts.restart(tf.constant(observations), batch_size=samples))
   greedy_numpy = numpy_policy.squash(mean).reshape(greedy.action.shape)
-  return bool(np.allclose(normal.mean().numpy(), mean, atol=tolerance)
-              and np.allclose(normal.stddev().numpy(), std, atol=tolerance, rtol=1e-4)
-              and np.allclose(greedy.action.numpy(), greedy_numpy, atol=tolerance))
+  return bool(
+      np.allclose(normal.mean().numpy(), mean, atol=tolerance)
+      and np.allclose(normal.stddev().numpy(), std, atol=tolerance, rtol=1e-4)
+      and np.allclose(greedy.action.numpy(), greedy_numpy, atol=tolerance))

@@ -89,8 +89,8 @@ def load_run(exp_dir: str) -> Dict[str, np.ndarray]:
   for key in sorted(rounds):
     group = rounds[key]
     returns = [r["eval/average_return"] for r in group]
-    rows.append((np.mean([total_env_steps(r) for r in group]),
-                 (np.mean([r["time"] for r in group]) - start) / 60.0,
+    rows.append((np.mean([total_env_steps(r)
+                          for r in group]), (np.mean([r["time"] for r in group]) - start) / 60.0,
                  np.mean(returns), np.min(returns), np.max(returns)))
   table = np.array(rows).reshape(-1, 5)
   series.update(eval_env_steps=table[:, 0], eval_minutes=table[:, 1], eval_mean=table[:, 2],
@@ -105,8 +105,9 @@ def load_run(exp_dir: str) -> Dict[str, np.ndarray]:
   for key in curriculum:
     rows = sorted((r["train_step"], r[key]) for r in workers if r.get(key) is not None)
     series[key] = np.array(rows).reshape(-1, 2)
-  drawn = sorted({k[:-len("/mean")] for r in workers for k in r
-                  if k.startswith("randomization/") and k.endswith("/mean")})
+  drawn = sorted({
+      k[:-len("/mean")] for r in workers for k in r
+      if k.startswith("randomization/") and k.endswith("/mean")})
   for key in drawn:
     rows = sorted((r["train_step"], r[key + "/mean"], r[key + "/min"], r[key + "/max"])
                   for r in workers if r.get(key + "/mean") is not None)
@@ -132,10 +133,8 @@ def plot_training(exp_dirs: Sequence[str], path: str) -> str:
       (axes[0][0], "env steps (all workers)", "greedy eval return"),
       (axes[0][1], "wall time (minutes)", "greedy eval return"),
       (axes[0][2], "env steps (all workers)", "collection episode return (last 10)"),
-      (axes[1][0], "train_step", "critic loss"),
-      (axes[1][1], "train_step", "actor loss"),
-      (axes[1][2], "train_step", "alpha"),
-  ]
+      (axes[1][0], "train_step", "critic loss"), (axes[1][1], "train_step", "actor loss"),
+      (axes[1][2], "train_step", "alpha")]
   extra_axes = [axes[2 + i // 3][i % 3] for i in range(len(extra_keys))]
   for index, (name, series) in enumerate(runs):
     color = f"C{index}"
@@ -145,8 +144,8 @@ def plot_training(exp_dirs: Sequence[str], path: str) -> str:
     axes[0][1].plot(series["eval_minutes"], series["eval_mean"], color=color, label=name)
     axes[0][1].fill_between(series["eval_minutes"], series["eval_min"], series["eval_max"],
                             color=color, alpha=0.2)
-    axes[0][2].plot(series["collect_env_steps"], series["collect_return"], color=color,
-                    alpha=0.8, label=name)
+    axes[0][2].plot(series["collect_env_steps"], series["collect_return"], color=color, alpha=0.8,
+                    label=name)
     for axis, key in ((axes[1][0], "learner/critic_loss"), (axes[1][1], "learner/actor_loss"),
                       (axes[1][2], "learner/alpha")):
       axis.plot(series[key][:, 0], series[key][:, 1], color=color, label=name)
@@ -157,17 +156,17 @@ def plot_training(exp_dirs: Sequence[str], path: str) -> str:
         axis.step(series[key][:, 0], series[key][:, 1], where="post", color=color, label=name)
       else:  # mean of the episodes drawn between two reports, shaded min-max
         axis.plot(series[key][:, 0], series[key][:, 1], color=color, label=name)
-        axis.fill_between(series[key][:, 0], series[key][:, 2], series[key][:, 3],
-                          color=color, alpha=0.2)
+        axis.fill_between(series[key][:, 0], series[key][:, 2], series[key][:, 3], color=color,
+                          alpha=0.2)
   for axis, key in zip(extra_axes, extra_keys):
-    panels.append((axis, "train_step", key if key.startswith("curriculum/")
-                   else f"{key} (drawn per episode)"))
+    panels.append((axis, "train_step",
+                   key if key.startswith("curriculum/") else f"{key} (drawn per episode)"))
   for index in range(len(extra_keys), 3 * (rows - 2)):
     axes[2 + index // 3][index % 3].axis("off")
   axes[1][0].set_yscale("log")
   from matplotlib.ticker import FuncFormatter
-  thousands = FuncFormatter(lambda value, _: f"{value / 1000:g}k" if abs(value) >= 1000
-                            else f"{value:g}")
+  thousands = FuncFormatter(lambda value, _: f"{value / 1000:g}k"
+                            if abs(value) >= 1000 else f"{value:g}")
   for axis, xlabel, ylabel in panels:
     axis.set(xlabel=xlabel, ylabel=ylabel)
     axis.grid(alpha=0.3)
@@ -193,7 +192,7 @@ def plot_grid(varying: Sequence[Tuple[str, Sequence[float], np.ndarray]], means:
   """
   plt = _pyplot()
   if len(varying) == 1:
-    (name, values, column), = varying
+    (name, _values, column), = varying
     figure, axis = plt.subplots(figsize=(7, 4))
     order = np.argsort(column)
     axis.plot(column[order], means[order], marker="o")

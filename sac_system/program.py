@@ -40,8 +40,8 @@ def configure_tensorflow_threads(logger: Optional[logging.Logger] = None) -> int
   tf.config.threading.set_intra_op_parallelism_threads(cpus)
   tf.config.threading.set_inter_op_parallelism_threads(cpus)
   if logger:
-    logger.info("pinned to %d CPU(s) %s; TensorFlow uses %d intra-op and %d inter-op threads",
-                cpus, sorted(os.sched_getaffinity(0)), cpus, cpus)
+    logger.info("pinned to %d CPU(s) %s; TensorFlow uses %d intra-op and %d inter-op threads", cpus,
+                sorted(os.sched_getaffinity(0)), cpus, cpus)
   return cpus
 
 
@@ -128,8 +128,7 @@ def connect_and_make_reporter(program: str, logger: logging.Logger, stop: StopFl
 
   from sac_system import replay_buffer
   from sac_system.metrics import MetricsReporter
-  if not replay_buffer.wait_for_replay_server(flags.FLAGS.replay_address, timeout_s, logger,
-                                              stop):
+  if not replay_buffer.wait_for_replay_server(flags.FLAGS.replay_address, timeout_s, logger, stop):
     return None
   exp_dir = flags.FLAGS.exp_dir
   writer = tf.summary.create_file_writer(os.path.join(exp_dir, constants.SUMMARIES_DIR, program))

@@ -32,7 +32,8 @@ import tensorflow as tf
 
 from sac_system import constants
 from sac_system import deadlines
-from sac_system.train_params_base import TrainParamsBase, whole_units
+from sac_system.train_params_base import TrainParamsBase
+from sac_system.train_params_base import whole_units
 
 logger_of_module = logging.getLogger(__name__)
 
@@ -74,20 +75,20 @@ class TransitionCodec:
     self._sizes = [int(np.prod(shape)) for shape in self._shapes]
     self.step_size = int(sum(self._sizes))
     # A trajectory flattens field by field, in the order of its fields.
-    field_leaves = {name: tf.nest.flatten(getattr(collect_data_spec, name))
-                    for name in collect_data_spec._fields}
+    field_leaves = {
+        name: tf.nest.flatten(getattr(collect_data_spec, name))
+        for name in collect_data_spec._fields}
     # Which leaves are the observation: the second step contributes only those.
-    self._is_observation = [name == "observation" for name, field in field_leaves.items()
-                            for _ in field]
+    self._is_observation = [
+        name == "observation" for name, field in field_leaves.items() for _ in field]
     assert len(self._is_observation) == len(leaves)
     # pack_transition's fast path: one observation array, one action array, scalar rewards,
     # no policy info (the Trajectory's leaves are then exactly these seven, in this order).
-    self._fast_pack = (
-        len(field_leaves["observation"]) == 1 and len(field_leaves["action"]) == 1
-        and not field_leaves["policy_info"] and len(field_leaves["reward"]) == 1
-        and collect_data_spec.reward.shape.num_elements() == 1)
-    self._observation_sizes = [size for size, is_obs in zip(self._sizes, self._is_observation)
-                               if is_obs]
+    self._fast_pack = (len(field_leaves["observation"]) == 1 and len(field_leaves["action"]) == 1
+                       and not field_leaves["policy_info"] and len(field_leaves["reward"]) == 1
+                       and collect_data_spec.reward.shape.num_elements() == 1)
+    self._observation_sizes = [
+        size for size, is_obs in zip(self._sizes, self._is_observation) if is_obs]
     self.observation_size = int(sum(self._observation_sizes))
     self.size = self.step_size + self.observation_size
 
@@ -105,10 +106,11 @@ class TransitionCodec:
     `pack(trajectory.from_transition(time_step, (action, (), ()), next_time_step),
     next_time_step.observation)` without building the trajectory (the workers' hot path)."""
     if not self._fast_pack:
-      from tf_agents.trajectories import policy_step, trajectory
-      return self.pack(trajectory.from_transition(
-          time_step, policy_step.PolicyStep(action, (), ()), next_time_step),
-                       next_time_step.observation)
+      from tf_agents.trajectories import policy_step
+      from tf_agents.trajectories import trajectory
+      return self.pack(
+          trajectory.from_transition(time_step, policy_step.PolicyStep(action, (), ()),
+                                     next_time_step), next_time_step.observation)
     row = np.concatenate([
         np.asarray(time_step.step_type, np.float32).reshape(1),
         np.asarray(time_step.observation, np.float32).reshape(-1),
@@ -127,10 +129,10 @@ class TransitionCodec:
         the action step and the next time step).
       next_observation: The next time step's observation.
     """
-    parts: List[np.ndarray] = [np.asarray(leaf, np.float32).reshape(-1)
-                               for leaf in tf.nest.flatten(trajectory)]
-    parts += [np.asarray(leaf, np.float32).reshape(-1)
-              for leaf in tf.nest.flatten(next_observation)]
+    parts: List[np.ndarray] = [
+        np.asarray(leaf, np.float32).reshape(-1) for leaf in tf.nest.flatten(trajectory)]
+    parts += [
+        np.asarray(leaf, np.float32).reshape(-1) for leaf in tf.nest.flatten(next_observation)]
     row = np.concatenate(parts) if parts else np.zeros(0, np.float32)
     return self._checked(row)
 
@@ -147,15 +149,15 @@ class TransitionCodec:
     are zero)."""
     first, second = tf.split(packed, [self.step_size, self.observation_size], axis=-1)
     first_columns = tf.split(first, self._sizes, axis=-1) if self._sizes else []
-    second_columns = iter(tf.split(second, self._observation_sizes, axis=-1)
-                          if self._observation_sizes else [])
+    second_columns = iter(
+        tf.split(second, self._observation_sizes, axis=-1) if self._observation_sizes else [])
     outer = tf.shape(packed)[:-1]
     leaves = []
     for index, (shape, dtype) in enumerate(zip(self._shapes, self._dtypes)):
       full_shape = tf.concat([outer, shape], 0)
       now = tf.reshape(first_columns[index], full_shape)
-      later = (tf.reshape(next(second_columns), full_shape) if self._is_observation[index]
-               else tf.zeros_like(now))
+      later = (tf.reshape(next(second_columns), full_shape)
+               if self._is_observation[index] else tf.zeros_like(now))
       stacked = tf.stack([now, later], axis=1)  # TRAJECTORY_STEPS steps
       if dtype.is_integer:
         stacked = tf.round(stacked)
@@ -179,30 +181,27 @@ def replay_capacity_items(params: TrainParamsBase) -> int:
 def rate_limiter_error_buffer(params: TrainParamsBase) -> float:
   """Reverb's `error_buffer` (in samples): the slack in items times samples_per_insert, never
   below the 2 * max(1, samples_per_insert) range that Reverb requires."""
-  return max(items_of(params, params.rate_limiter_slack_items) * params.samples_per_insert,
-             max(1.0, params.samples_per_insert))
+  return max(
+      items_of(params, params.rate_limiter_slack_items) * params.samples_per_insert, 1.0,
+      params.samples_per_insert)
 
 
 # ----- tables and server ---------------------------------------------------------------------
 def policy_variables(agent, train_step):
   """The nest pushed to the variable table: actor weights and train_step."""
-  return {constants.POLICY_KEY: agent.collect_policy.variables(),
-          constants.TRAIN_STEP_KEY: train_step}
+  return {
+      constants.POLICY_KEY: agent.collect_policy.variables(), constants.TRAIN_STEP_KEY: train_step}
 
 
 def make_replay_table(params: TrainParamsBase, signature) -> reverb.Table:
   """The replay table: uniform sampling, FIFO removal, the update-to-data rate limiter."""
   return reverb.Table(
-      name=constants.REPLAY_TABLE,
-      sampler=reverb.selectors.Uniform(),
-      remover=reverb.selectors.Fifo(),
-      rate_limiter=reverb.rate_limiters.SampleToInsertRatio(
+      name=constants.REPLAY_TABLE, sampler=reverb.selectors.Uniform(),
+      remover=reverb.selectors.Fifo(), rate_limiter=reverb.rate_limiters.SampleToInsertRatio(
           samples_per_insert=params.samples_per_insert,
           min_size_to_sample=items_of(params, params.min_size_to_sample),
-          error_buffer=rate_limiter_error_buffer(params)),
-      max_size=replay_capacity_items(params),
-      max_times_sampled=0,
-      signature=signature)
+          error_buffer=rate_limiter_error_buffer(params)), max_size=replay_capacity_items(params),
+      max_times_sampled=0, signature=signature)
 
 
 def make_tables(params: TrainParamsBase, agent, train_step) -> List[reverb.Table]:
@@ -211,16 +210,13 @@ def make_tables(params: TrainParamsBase, agent, train_step) -> List[reverb.Table
   SavedModel on disk."""
   variables = policy_variables(agent, train_step)
   variable_table = reverb.Table(
-      name=constants.VARIABLE_TABLE,
-      sampler=reverb.selectors.Uniform(),
-      remover=reverb.selectors.Fifo(),
-      rate_limiter=reverb.rate_limiters.MinSize(1),
-      max_size=1,
-      max_times_sampled=0,
-      signature=tf.nest.map_structure(
+      name=constants.VARIABLE_TABLE, sampler=reverb.selectors.Uniform(),
+      remover=reverb.selectors.Fifo(), rate_limiter=reverb.rate_limiters.MinSize(1), max_size=1,
+      max_times_sampled=0, signature=tf.nest.map_structure(
           lambda variable: tf.TensorSpec(variable.shape, variable.dtype), variables))
-  return [make_replay_table(params, TransitionCodec.for_agent(params, agent).item_signature()),
-          variable_table]
+  return [
+      make_replay_table(params,
+                        TransitionCodec.for_agent(params, agent).item_signature()), variable_table]
 
 
 def checkpoint_dir(exp_dir: str) -> str:
@@ -328,19 +324,27 @@ def make_dataset(server_address: str, params: TrainParamsBase,
   """
   column = codec.item_signature()[COLUMN]
   dataset = reverb.TrajectoryDataset(
-      server_address, constants.REPLAY_TABLE,
-      dtypes={COLUMN: column.dtype},
+      server_address, constants.REPLAY_TABLE, dtypes={COLUMN: column.dtype},
       shapes={COLUMN: tf.TensorShape([1]).concatenate(column.shape[1:])},
       max_in_flight_samples_per_worker=IN_FLIGHT_BATCHES * items_of(params, params.batch_size),
       rate_limiter_timeout_ms=SAMPLE_TIMEOUT_MS)
-  rows_per_group = SHUFFLE_MINIBATCHES * params.batch_size
-  # Each item: [1, transitions_per_item, size] -> its rows.
-  dataset = dataset.map(lambda sample: sample.data[COLUMN][0])
-  dataset = dataset.rebatch(rows_per_group, drop_remainder=True)
-  dataset = dataset.map(lambda rows: tf.reshape(
-      tf.random.shuffle(rows), [SHUFFLE_MINIBATCHES, params.batch_size, codec.size]))
-  dataset = dataset.unbatch()
-  dataset = dataset.map(lambda rows: (codec.unpack(rows), ()))
+  # These functions are traced as they are (no Python control flow to convert): autograph
+  # would re-read their source at trace time, which breaks if the file changed since import.
+  @tf.autograph.experimental.do_not_convert
+  def item_rows(sample):  # an item's [1, transitions_per_item, size] block -> its rows
+    return sample.data[COLUMN][0]
+
+  @tf.autograph.experimental.do_not_convert
+  def shuffled_minibatches(rows):
+    return tf.reshape(tf.random.shuffle(rows), [SHUFFLE_MINIBATCHES, params.batch_size, codec.size])
+
+  @tf.autograph.experimental.do_not_convert
+  def experience(rows):
+    return codec.unpack(rows), ()
+
+  dataset = dataset.map(item_rows)
+  dataset = dataset.rebatch(SHUFFLE_MINIBATCHES * params.batch_size, drop_remainder=True)
+  dataset = dataset.map(shuffled_minibatches).unbatch().map(experience)
   return dataset.prefetch(PREFETCH_BATCHES)
 
 
@@ -394,8 +398,8 @@ class VariableTable:
     deadline = time.monotonic() + self._timeout_s
     while True:
       try:
-        return deadlines.call_with_deadline(function, what,
-                                            max(deadline - time.monotonic(), 0.0), self._logger)
+        return deadlines.call_with_deadline(function, what, max(deadline - time.monotonic(), 0.0),
+                                            self._logger)
       except RuntimeError as error:
         if isinstance(error, deadlines.ReplayServerGoneError) or time.monotonic() >= deadline:
           raise
@@ -414,9 +418,10 @@ class VariableTable:
     return info[constants.VARIABLE_TABLE].current_size > 0
 
   def _sample(self):
-    return self._call(lambda: next(iter(self._client.sample(
-        constants.VARIABLE_TABLE, num_samples=1, emit_timesteps=False))),
-                      "pulling the policy weights")
+    return self._call(
+        lambda: next(
+            iter(self._client.sample(constants.VARIABLE_TABLE, num_samples=1, emit_timesteps=False))
+        ), "pulling the policy weights")
 
   def pull(self) -> int:
     """Assigns the newest pushed values to the variables; returns the pulled train_step."""
@@ -446,11 +451,12 @@ def replay_server_ready(server_address: str, tables=()) -> Callable[[], bool]:
     except Exception:  # noqa: BLE001  Reverb raises several types while a server is not up
       return False
     return all(table in info for table in tables)
+
   return check
 
 
-def wait_for_replay_server(server_address: str, timeout_s: float,
-                           logger: Optional[logging.Logger], stop=None,
+def wait_for_replay_server(server_address: str, timeout_s: float, logger: Optional[logging.Logger],
+                           stop=None,
                            tables=(constants.REPLAY_TABLE, constants.VARIABLE_TABLE)) -> bool:
   """Waits for the Reverb server at `server_address` to answer and serve `tables`.
 
@@ -462,7 +468,7 @@ def wait_for_replay_server(server_address: str, timeout_s: float,
   """
   try:
     return deadlines.wait_for(f"the replay server at {server_address}",
-                              replay_server_ready(server_address, tables), timeout_s,
-                              logger or logger_of_module, stop)
+                              replay_server_ready(server_address, tables), timeout_s, logger
+                              or logger_of_module, stop)
   except TimeoutError as error:
     raise deadlines.ReplayServerGoneError(f"{error} (replay_server_timeout_seconds)") from None

@@ -26,18 +26,20 @@ from sac_system import program
 flags.DEFINE_string("params", None, "Params .py file defining class TrainParams.")
 flags.DEFINE_string("config", None, "JSON config.")
 flags.DEFINE_string("exp_dir", None, "Experiment directory, e.g. logs/NAME.")
-flags.DEFINE_string("checkpoint", "latest", "Checkpoint name under EXP/policies/checkpoints, "
-                    "`latest`, or `all` (every --every-th checkpoint: CSV and PNG, no video).")
+flags.DEFINE_string(
+    "checkpoint", "latest", "Checkpoint name under EXP/policies/checkpoints, "
+    "`latest`, or `all` (every --every-th checkpoint: CSV and PNG, no video).")
 flags.DEFINE_integer("every", 1, "With --checkpoint all: evaluate every N-th checkpoint (and the "
                      "latest).", lower_bound=1)
 flags.DEFINE_integer("num_episodes", 5, "Episodes to run.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed from which the episode seeds derive.", lower_bound=0)
 flags.DEFINE_boolean("no_video", False, "Skip writing the mp4 of the episodes.")
-flags.DEFINE_multi_string("grid", None, "Robustness grid: evaluate the checkpoint on every "
-                          "combination of env parameter values, --num_episodes each. Repeat "
-                          "per parameter: --grid gravity=-11:-3:5 (low:high:count) --grid "
-                          "wind_power=0,10,20 --grid enable_wind=1 (one value: fixed). Writes "
-                          "EXP/eval/robustness_*.csv and a heatmap PNG; no video.")
+flags.DEFINE_multi_string(
+    "grid", None, "Robustness grid: evaluate the checkpoint on every "
+    "combination of env parameter values, --num_episodes each. Repeat "
+    "per parameter: --grid gravity=-11:-3:5 (low:high:count) --grid "
+    "wind_power=0,10,20 --grid enable_wind=1 (one value: fixed). Writes "
+    "EXP/eval/robustness_*.csv and a heatmap PNG; no video.")
 flags.mark_flags_as_required(["params", "config", "exp_dir"])
 
 
@@ -53,9 +55,9 @@ def main(argv):
     everything = values.checkpoint == "all"
     if everything and values.grid:
       raise errors.UserInputError("--grid", " ".join(values.grid), "evaluates one checkpoint; "
-                           "use it without --checkpoint all")
-    checkpoint = evaluation.resolve_checkpoint(exp_dir, "latest" if everything
-                                               else values.checkpoint)
+                                  "use it without --checkpoint all")
+    checkpoint = evaluation.resolve_checkpoint(exp_dir,
+                                               "latest" if everything else values.checkpoint)
     params = load_params(values.params, values.config)
     evaluator = evaluation.CheckpointEvaluator(params, exp_dir, values.params)
     try:

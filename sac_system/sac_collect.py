@@ -40,8 +40,7 @@ def main(argv):
       return 1
     worker = Worker(params, worker_id, flags.FLAGS.exp_dir, flags.FLAGS.replay_address,
                     reporter=reporter, logger=logger)
-    logger.info("worker %d started (SLURM_PROCID=%s)", worker_id,
-                os.environ.get("SLURM_PROCID"))
+    logger.info("worker %d started (SLURM_PROCID=%s)", worker_id, os.environ.get("SLURM_PROCID"))
     worker.run(stop)
     return 0
 

@@ -32,11 +32,12 @@ def main(argv):
 
   def table_size():
     return replay_buffer.transitions_stored(client.server_info()[constants.REPLAY_TABLE],
-                                     params.transitions_per_item)
+                                            params.transitions_per_item)
 
-  logger.info("replay server up on port %d; the replay table holds %d transitions (restored "
-              "from %s when a checkpoint was there)", server.port, table_size(),
-              replay_buffer.checkpoint_dir(flags.FLAGS.exp_dir))
+  logger.info(
+      "replay server up on port %d; the replay table holds %d transitions (restored "
+      "from %s when a checkpoint was there)", server.port, table_size(),
+      replay_buffer.checkpoint_dir(flags.FLAGS.exp_dir))
   last_checkpoint = time.monotonic()
   # The size is read before each checkpoint: the checkpoint holds at least that many
   # transitions (the table only shrinks below it when full, by FIFO removal of old ones).

@@ -35,12 +35,12 @@ def main(argv):
                                                  params.replay_server_timeout_seconds)
     if reporter is None:
       return 1
-    learner = SacLearner(params, flags.FLAGS.exp_dir, flags.FLAGS.replay_address, logger,
-                         reporter)
+    learner = SacLearner(params, flags.FLAGS.exp_dir, flags.FLAGS.replay_address, logger, reporter)
     learner.run(stop)
     return 0
 
   return deadlines.exit_when_replay_server_gone(run, logger)
+
 
 if __name__ == "__main__":
   app.run(main)

@@ -20,8 +20,7 @@ def derive_seed(*parts: int) -> int:
   return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0] % (2**31 - 1))
 
 
-def collect_env_seed(run_seed: int, worker_id: int, env_steps_before: int,
-                     env_index: int) -> int:
+def collect_env_seed(run_seed: int, worker_id: int, env_steps_before: int, env_index: int) -> int:
   """Seed of collection env `env_index` of worker `worker_id`."""
   return derive_seed(run_seed, worker_id, _COLLECT_ENV, env_steps_before, env_index)
 

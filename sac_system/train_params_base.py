@@ -93,7 +93,8 @@ class TrainParamsBase(abc.ABC):
   """Gradient steps per learner iteration (run inside one tf.function call); the learner
   pushes weights and train_step to the workers after each iteration."""
   num_iterations: int = 1500
-  """Iterations to train; the run ends at train_step = num_iterations * train_steps_per_iteration."""
+  """Iterations to train; the run ends at train_step =
+  num_iterations * train_steps_per_iteration."""
   collect_steps_per_iteration: int = 50
   """Env steps each worker collects between two pulls of the learner's weights, rounded up
   to whole vector steps of its `envs_per_worker` envs. Each chunk is flushed to Reverb before
@@ -155,8 +156,9 @@ class TrainParamsBase(abc.ABC):
       allowed = BASE_CONFIG_KEYS | self.ENV_CONFIG_KEYS
       for key in self.env_config:
         if key not in allowed:
-          raise UserInputError(config_path, key, f"unknown key for {type(self).__name__}; "
-                               f"known: {', '.join(sorted(allowed))}")
+          raise UserInputError(
+              config_path, key, f"unknown key for {type(self).__name__}; "
+              f"known: {', '.join(sorted(allowed))}")
     follows = self.env_config.get("eval_follows_curriculum", False)
     if not isinstance(follows, bool):
       raise UserInputError(config_path, "eval_follows_curriculum",
@@ -175,8 +177,10 @@ class TrainParamsBase(abc.ABC):
         hint = f"did you mean {close[0]!r}?" if close else "see TrainParamsBase for the names"
         raise UserInputError(config_path, f"hyperparameters.{name}",
                              f"unknown hyperparameter; {hint}")
-      setattr(self, name, _coerce(value, hyperparameter_types(type(self))[name],
-                                  config_path, f"hyperparameters.{name}"))
+      setattr(
+          self, name,
+          _coerce(value,
+                  hyperparameter_types(type(self))[name], config_path, f"hyperparameters.{name}"))
     self.validate()
 
   # ----- validation --------------------------------------------------------------------------
@@ -219,14 +223,16 @@ class TrainParamsBase(abc.ABC):
       fail("seed", f"must be in [0, 2^31), got {self.seed}")
     # Settings under which the replay table could never be sampled: the run would hang.
     if self.min_size_to_sample > self.replay_capacity:
-      fail("min_size_to_sample", f"{self.min_size_to_sample} exceeds replay_capacity "
-           f"{self.replay_capacity}: the learner would wait forever")
+      fail(
+          "min_size_to_sample", f"{self.min_size_to_sample} exceeds replay_capacity "
+          f"{self.replay_capacity}: the learner would wait forever")
     if self.batch_size > self.replay_capacity:
       fail("batch_size", f"{self.batch_size} exceeds replay_capacity {self.replay_capacity}")
     if self.transitions_per_item > self.replay_capacity:
-      fail("steps_per_item", f"envs_per_worker * steps_per_item = {self.transitions_per_item} "
-           f"exceeds replay_capacity {self.replay_capacity}: one replay item holds that many "
-           "transitions")
+      fail(
+          "steps_per_item", f"envs_per_worker * steps_per_item = {self.transitions_per_item} "
+          f"exceeds replay_capacity {self.replay_capacity}: one replay item holds that many "
+          "transitions")
 
   @property
   def total_train_steps(self) -> int:
@@ -249,8 +255,9 @@ class TrainParamsBase(abc.ABC):
 
   def hyperparameters(self) -> Dict[str, Any]:
     """All hyperparameters as JSON-ready values (tuples as lists)."""
-    return {name: list(value) if isinstance(value, tuple) else value
-            for name, value in ((n, getattr(self, n)) for n in hyperparameter_names(type(self)))}
+    return {
+        name: list(value) if isinstance(value, tuple) else value
+        for name, value in ((n, getattr(self, n)) for n in hyperparameter_names(type(self)))}
 
   # ----- environments ------------------------------------------------------------------------
   @abc.abstractmethod
@@ -309,30 +316,23 @@ class TrainParamsBase(abc.ABC):
     if train_step is None:
       train_step = train_utils.create_train_step()
     critic_net = critic_network.CriticNetwork(
-        (observation_spec, action_spec),
-        joint_fc_layer_params=tuple(self.critic_joint_fc_layers),
-        kernel_initializer="glorot_uniform",
-        last_kernel_initializer="glorot_uniform")
+        (observation_spec, action_spec), joint_fc_layer_params=tuple(self.critic_joint_fc_layers),
+        kernel_initializer="glorot_uniform", last_kernel_initializer="glorot_uniform")
     actor_net = actor_distribution_network.ActorDistributionNetwork(
         observation_spec, action_spec, fc_layer_params=tuple(self.actor_fc_layers),
         continuous_projection_net=tanh_normal_projection_network.TanhNormalProjectionNetwork)
-    action_dims = sum(int(tf.TensorShape(spec.shape).num_elements())
-                      for spec in tf.nest.flatten(action_spec))
+    action_dims = sum(
+        int(tf.TensorShape(spec.shape).num_elements()) for spec in tf.nest.flatten(action_spec))
     target_entropy = -float(action_dims) if self.target_entropy is None else self.target_entropy
     agent = sac_agent.SacAgent(
-        time_step_spec, action_spec,
-        actor_network=actor_net, critic_network=critic_net,
+        time_step_spec, action_spec, actor_network=actor_net, critic_network=critic_net,
         actor_optimizer=tf.keras.optimizers.Adam(learning_rate=self.actor_learning_rate),
         critic_optimizer=tf.keras.optimizers.Adam(learning_rate=self.critic_learning_rate),
         alpha_optimizer=tf.keras.optimizers.Adam(learning_rate=self.alpha_learning_rate),
-        target_update_tau=self.target_update_tau,
-        target_update_period=self.target_update_period,
-        td_errors_loss_fn=tf.math.squared_difference,
-        gamma=self.gamma,
-        reward_scale_factor=self.reward_scale_factor,
-        initial_log_alpha=self.initial_log_alpha,
-        target_entropy=target_entropy,
-        gradient_clipping=self.gradient_clipping,
+        target_update_tau=self.target_update_tau, target_update_period=self.target_update_period,
+        td_errors_loss_fn=tf.math.squared_difference, gamma=self.gamma,
+        reward_scale_factor=self.reward_scale_factor, initial_log_alpha=self.initial_log_alpha,
+        target_entropy=target_entropy, gradient_clipping=self.gradient_clipping,
         train_step_counter=train_step)
     agent.initialize()
     return agent
@@ -392,8 +392,8 @@ def _describe(annotation) -> str:
     return f"{_describe(next(a for a in args if a is not type(None)))} or null"
   if origin in (tuple, Tuple):
     return f"a list of {_describe(args[0])}s"
-  return {int: "integer", float: "number", bool: "true/false", str: "string"}.get(
-      annotation, str(annotation))
+  return {int: "integer", float: "number", bool: "true/false",
+          str: "string"}.get(annotation, str(annotation))
 
 
 def _coerce(value, annotation, source, key):
@@ -436,8 +436,9 @@ def load_config(path: str) -> Dict[str, Any]:
     with open(path) as config_file:
       config = json.load(config_file)
   except json.JSONDecodeError as error:
-    raise UserInputError(path, "", f"malformed JSON at line {error.lineno} column "
-                         f"{error.colno}: {error.msg}") from None
+    raise UserInputError(
+        path, "", f"malformed JSON at line {error.lineno} column "
+        f"{error.colno}: {error.msg}") from None
   except (OSError, UnicodeDecodeError) as error:
     raise UserInputError(path, "", f"cannot read the config: {error}") from None
   if not isinstance(config, dict):
@@ -450,8 +451,8 @@ def moved_params_hint(path: str) -> str:
   naming the new path (the shipped environments moved there); else ""."""
   name = os.path.basename(path)
   moved = os.path.join(constants.REPO_ROOT, "sac_system", "envs", name)
-  if os.path.basename(os.path.dirname(os.path.abspath(path))) == "sac_system" and os.path.isfile(
-      moved):
+  if os.path.basename(os.path.dirname(
+      os.path.abspath(path))) == "sac_system" and os.path.isfile(moved):
     return f"; the shipped environments moved: use {os.path.relpath(moved, constants.REPO_ROOT)}"
   return ""
 
@@ -473,7 +474,7 @@ def load_params_class(path: str):
   sys.modules[module_name] = module
   try:
     spec.loader.exec_module(module)
-  except Exception as error:  # a user file may raise anything; report it in one line.
+  except Exception as error:  # noqa: BLE001  a user file may raise anything: one line
     del sys.modules[module_name]
     raise UserInputError(path, "", f"importing the params file raised "
                          f"{type(error).__name__}: {error}") from None

@@ -26,15 +26,13 @@ REQUIRED = {
     "SAC_REVERB_CPUS": "CPUs for the Reverb replay server",
     "SAC_TRAIN_CPUS": "CPUs for the learner",
     "SAC_NUM_COLLECT_WORKERS": "number of collect/eval workers",
-    "SAC_COLLECT_WORKER_CPUS": "CPUs per collect/eval worker",
-}
+    "SAC_COLLECT_WORKER_CPUS": "CPUs per collect/eval worker"}
 # Variables it may set: name -> what it holds (default).
 OPTIONAL = {
     "SAC_REPLAY_HOST": "host name or address of the replay server (127.0.0.1)",
     "SAC_REPLAY_PORT": "port of the replay server (a free port is picked)",
     "SAC_SEED": "run seed; overrides the params' `seed` (the params' value)",
-    "SAC_LOGS_DIR": "folder that holds exp dirs, relative to the repo root (logs)",
-}
+    "SAC_LOGS_DIR": "folder that holds exp dirs, relative to the repo root (logs)"}
 _COUNTS = ("SAC_REVERB_CPUS", "SAC_TRAIN_CPUS", "SAC_NUM_COLLECT_WORKERS",
            "SAC_COLLECT_WORKER_CPUS")
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -68,8 +66,8 @@ class TrainingVariables:
   @property
   def slurm_cpus(self) -> int:
     """CPUs to allot on SLURM: all programs' CPUs plus 2 (docs/design.md §2)."""
-    return (self.reverb_cpus + self.train_cpus
-            + self.num_collect_workers * self.collect_worker_cpus + 2)
+    return (self.reverb_cpus + self.train_cpus + self.num_collect_workers * self.collect_worker_cpus
+            + 2)
 
 
 def read_shell_variables(path: str) -> Dict[str, str]:
@@ -83,12 +81,13 @@ def read_shell_variables(path: str) -> Dict[str, str]:
   if not os.access(path, os.R_OK):
     raise UserInputError(path, "", "training-variables file is not readable")
   env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}
-  result = subprocess.run(["bash", "-c", _BASH_DUMP, "_", os.path.abspath(path)], env=env,
-                          capture_output=True, timeout=30)
+  result = subprocess.run(["bash", "-c", _BASH_DUMP, "_",
+                           os.path.abspath(path)], env=env, capture_output=True, timeout=30,
+                          check=False)
   if result.returncode != 0:
     detail = result.stderr.decode(errors="replace").strip().splitlines()
-    raise UserInputError(path, "", "bash could not evaluate the file"
-                         + (f": {detail[-1]}" if detail else ""))
+    raise UserInputError(path, "", "bash could not evaluate the file" +
+                         (f": {detail[-1]}" if detail else ""))
   fields = result.stdout.decode(errors="replace").split("\0")
   return dict(zip(fields[0:-1:2], fields[1::2]))
 
@@ -96,13 +95,15 @@ def read_shell_variables(path: str) -> Dict[str, str]:
 def _resolve_file(value: str, path: str, name: str, repo_root: str) -> str:
   """Resolves a file named in the variables file: relative to the repo root, else to the file."""
   candidates = [value] if os.path.isabs(value) else [
-      os.path.join(repo_root, value), os.path.join(os.path.dirname(os.path.abspath(path)), value)]
+      os.path.join(repo_root, value),
+      os.path.join(os.path.dirname(os.path.abspath(path)), value)]
   for candidate in candidates:
     if os.path.isfile(candidate):
       return os.path.abspath(candidate)
   hint = moved_params_hint(candidates[0]) if name == "SAC_PARAMS" else ""
-  raise UserInputError(path, name, f"file {value!r} not found (relative paths are taken from "
-                       f"the repo root {repo_root}){hint}")
+  raise UserInputError(
+      path, name, f"file {value!r} not found (relative paths are taken from "
+      f"the repo root {repo_root}){hint}")
 
 
 def validate_variables(values: Dict[str, str], path: str, repo_root: str,
@@ -144,8 +145,9 @@ def validate_variables(values: Dict[str, str], path: str, repo_root: str,
 
   exp_name = values["SAC_EXP_NAME"].strip()
   if not _NAME_PATTERN.match(exp_name):
-    raise UserInputError(path, "SAC_EXP_NAME", f"expected letters, digits, '.', '_' or '-' "
-                         f"(no '/'), got {exp_name!r}")
+    raise UserInputError(
+        path, "SAC_EXP_NAME", f"expected letters, digits, '.', '_' or '-' "
+        f"(no '/'), got {exp_name!r}")
 
   port = None
   port_text = values.get("SAC_REPLAY_PORT", "").strip()
@@ -177,12 +179,13 @@ def validate_variables(values: Dict[str, str], path: str, repo_root: str,
   else:
     params_path, config_path = values["SAC_PARAMS"].strip(), values["SAC_CONFIG"].strip()
 
-  return TrainingVariables(
-      path=os.path.abspath(path), params_path=params_path, config_path=config_path,
-      exp_name=exp_name, reverb_cpus=counts["SAC_REVERB_CPUS"],
-      train_cpus=counts["SAC_TRAIN_CPUS"], num_collect_workers=counts["SAC_NUM_COLLECT_WORKERS"],
-      collect_worker_cpus=counts["SAC_COLLECT_WORKER_CPUS"], replay_host=host,
-      replay_port=port, seed=seed, logs_dir=os.path.abspath(logs_dir))
+  return TrainingVariables(path=os.path.abspath(path), params_path=params_path,
+                           config_path=config_path, exp_name=exp_name,
+                           reverb_cpus=counts["SAC_REVERB_CPUS"],
+                           train_cpus=counts["SAC_TRAIN_CPUS"],
+                           num_collect_workers=counts["SAC_NUM_COLLECT_WORKERS"],
+                           collect_worker_cpus=counts["SAC_COLLECT_WORKER_CPUS"], replay_host=host,
+                           replay_port=port, seed=seed, logs_dir=os.path.abspath(logs_dir))
 
 
 def load_training_variables(path: str, repo_root: str) -> TrainingVariables:
@@ -199,9 +202,10 @@ def main(argv=None) -> int:
   parser.add_argument("variables")
   parser.add_argument("--slurm", action="store_true",
                       help='print "<cpus to allot> <exp dir>" for a SLURM job')
-  parser.add_argument("--slurm-multinode", action="store_true",
-                      help='print "<head cpus> <workers> <cpus per worker> <exp dir>" for a '
-                           'multi-node SLURM job')
+  parser.add_argument(
+      "--slurm-multinode", action="store_true",
+      help='print "<head cpus> <workers> <cpus per worker> <exp dir>" for a '
+      'multi-node SLURM job')
   args = parser.parse_args(argv)
   try:
     variables = load_training_variables(args.variables, constants.REPO_ROOT)

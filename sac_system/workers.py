@@ -2,7 +2,8 @@
 
 Worker i builds `envs_per_worker` collection envs and one evaluation env with
 `TrainParams.env_ctor()` and the args of `collect_env_args_kwargs()` /
-`eval_env_args_kwargs()`, seeded from (run seed, i, env index). In a loop it pulls the
+`eval_env_args_kwargs()`, seeded from the run seed, i and the env steps it already
+collected (`seeds.py`: a restarted worker does not replay its episodes). In a loop it pulls the
 learner's weights and `train_step`, applies the curriculum for the learner's iteration with
 `env.set_state` (on every collection env), evaluates the greedy policy every `eval_interval`
 iterations on fixed seeds, and collects at least `collect_steps_per_iteration` env steps into
@@ -20,9 +21,9 @@ import reverb
 import tensorflow as tf
 from tf_agents.policies import greedy_policy
 from tf_agents.policies import py_tf_eager_policy
-from tf_agents.trajectories import time_step as time_step_lib
 from tf_agents.train.utils import spec_utils
 from tf_agents.train.utils import train_utils
+from tf_agents.trajectories import time_step as time_step_lib
 
 from sac_system import constants
 from sac_system import deadlines
@@ -30,8 +31,11 @@ from sac_system import metrics
 from sac_system import replay_buffer
 from sac_system import seeds
 from sac_system.curriculum import Curriculum
-from sac_system.episodes import CollectStats, run_episodes, summarize_episodes
-from sac_system.numpy_policy import NumpyActorPolicy, matches_tf_policy
+from sac_system.episodes import CollectStats
+from sac_system.episodes import run_episodes
+from sac_system.episodes import summarize_episodes
+from sac_system.numpy_policy import NumpyActorPolicy
+from sac_system.numpy_policy import matches_tf_policy
 from sac_system.train_params_base import TrainParamsBase
 
 # Seconds between a worker's collection reports.
@@ -50,9 +54,9 @@ _LAST = int(time_step_lib.StepType.LAST)
 class Worker:
   """Collect/eval worker `worker_id` of a run."""
 
-  def __init__(self, params: TrainParamsBase, worker_id: int, exp_dir: str, server_address: Optional[str] = None,
-               variable_source=None, replay_writer=None, reporter=None,
-               logger: Optional[logging.Logger] = None):
+  def __init__(self, params: TrainParamsBase, worker_id: int, exp_dir: str,
+               server_address: Optional[str] = None, variable_source=None, replay_writer=None,
+               reporter=None, logger: Optional[logging.Logger] = None):
     """Builds the environments, the policies and the connections.
 
     Args:
@@ -80,8 +84,8 @@ class Worker:
     policy_seed = seeds.policy_seed(params.seed, worker_id, self._env_steps_offset)
     tf.random.set_seed(policy_seed)
     self.collect_envs = [
-        params.make_collect_env(seed=seeds.collect_env_seed(
-            params.seed, worker_id, self._env_steps_offset, env_index))
+        params.make_collect_env(
+            seed=seeds.collect_env_seed(params.seed, worker_id, self._env_steps_offset, env_index))
         for env_index in range(params.envs_per_worker)]
     self.eval_env = params.make_eval_env()
     self.eval_seeds = seeds.eval_episode_seeds(params.seed, worker_id, params.eval_episodes)
@@ -96,8 +100,7 @@ class Worker:
         server_address, replay_buffer.policy_variables(agent, self.train_step),
         params.replay_server_timeout_seconds, self.logger)
     self.codec = replay_buffer.TransitionCodec.for_agent(params, agent)
-    self.replay_writer = replay_writer or replay_buffer.ReplayWriter(
-        reverb.Client(server_address))
+    self.replay_writer = replay_writer or replay_buffer.ReplayWriter(reverb.Client(server_address))
     self.curriculum = Curriculum.from_config(params.env_config.get("curriculum"),
                                              params.config_path)
     self._stats = CollectStats(len(self.collect_envs))
@@ -170,8 +173,8 @@ class Worker:
         self.eval_env.set_state(changes)
       self.logger.info("curriculum at iteration %d: set_state(%s)",
                        self.params.iteration_of(train_step), changes)
-      self._report(train_step, {f"curriculum/{k}": v for k, v in
-                                self.curriculum.values_in_force.items()})
+      self._report(train_step,
+                   {f"curriculum/{k}": v for k, v in self.curriculum.values_in_force.items()})
     return changes
 
   def evaluate(self, train_step: int) -> dict:
@@ -190,14 +193,15 @@ class Worker:
   def report_collection(self, train_step: int) -> None:
     now, env_steps = time.monotonic(), self.env_steps
     last_time, last_steps = self._last_report
-    values = {"throughput/env_steps_per_second": (env_steps - last_steps) / max(now - last_time, 1e-9),
-              "collect/episodes": float(self._stats.episodes)}
+    values = {
+        "throughput/env_steps_per_second": (env_steps - last_steps) / max(now - last_time, 1e-9),
+        "collect/episodes": float(self._stats.episodes)}
     if self._stats.returns:
       values["collect/average_return"] = float(np.mean(self._stats.returns))
       values["collect/average_episode_length"] = float(np.mean(self._stats.lengths))
     # Optional env method: environments that draw parameters per episode return them.
-    states = [state for env in self.collect_envs
-              for state in getattr(env, "pop_episode_states", list)()]
+    states = [
+        state for env in self.collect_envs for state in getattr(env, "pop_episode_states", list)()]
     values.update(metrics.summarize_episode_states(states))
     self._report(train_step, values)
     self._last_report = (now, env_steps)
@@ -233,7 +237,7 @@ class Worker:
         next_step = env.step(action)
         self._item[self._item_rows] = self.codec.pack_transition(time_step, action, next_step)
         self._item_rows += 1
-        # not TimeStep.is_last(): its tf.is_tensor check costs ~10 us per call
+        # not TimeStep.is_last(): its tf.is_tensor check is slow in this hot loop
         ended = int(next_step.step_type) == _LAST
         self._stats.observe(index, float(next_step.reward), ended)
         self._time_steps[index] = env.reset() if ended else next_step
@@ -260,9 +264,10 @@ class Worker:
           return train_step
         if time.monotonic() - last_log >= WAIT_LOG_INTERVAL_S:
           last_log = time.monotonic()
-          self.logger.info("waiting %.0f s for the replay server to accept experience: the rate "
-                           "limiter holds inserts until the learner samples (train_step %d)",
-                           last_log - start, train_step)
+          self.logger.info(
+              "waiting %.0f s for the replay server to accept experience: the rate "
+              "limiter holds inserts until the learner samples (train_step %d)", last_log - start,
+              train_step)
 
   def run_iteration(self, stop=None) -> bool:
     """One pull / curriculum / eval / collect cycle. Returns False when training has ended."""
@@ -276,7 +281,8 @@ class Worker:
     self.apply_curriculum(train_step)
     if train_step > 0 and iteration >= self._next_eval_iteration:
       self.evaluate(train_step)
-      self._next_eval_iteration = (iteration // self.params.eval_interval + 1) * self.params.eval_interval
+      self._next_eval_iteration = (iteration // self.params.eval_interval
+                                   + 1) * self.params.eval_interval
     self.collect(train_step)
     ended = self._wait_until_written(stop)
     if ended is not None and ended >= self.params.total_train_steps:
@@ -288,7 +294,7 @@ class Worker:
   def run(self, stop=None, max_iterations: Optional[int] = None) -> None:
     """Runs until training ends, `stop` is set, or `max_iterations` cycles have run."""
     if not deadlines.wait_for("the learner's first weights in the variable table",
-                            self.variable_source.ready, VARIABLES_TIMEOUT_S, self.logger, stop):
+                              self.variable_source.ready, VARIABLES_TIMEOUT_S, self.logger, stop):
       return
     count = 0
     try:

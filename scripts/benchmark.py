@@ -2,7 +2,7 @@
 """Benchmark harness: learner, collection and replay speed, memory, and time to solve.
 
     .venv/bin/python scripts/benchmark.py                 # about 8 minutes
-    .venv/bin/python scripts/benchmark.py --quick         # about 1.5 minutes (the test suite runs it)
+    .venv/bin/python scripts/benchmark.py --quick         # ~1.5 minutes (the tests run it)
     .venv/bin/python scripts/benchmark.py --time_to_solve --seeds 0,1,2   # full training runs
 
 Every measurement of one invocation runs on the same machine in the same minutes, so the
@@ -31,6 +31,7 @@ Results: benchmarks/results_<date>_<time>.json (all numbers, the machine, the se
 
 import argparse
 import datetime
+import itertools
 import json
 import os
 import platform
@@ -50,8 +51,8 @@ PYTHON = sys.executable
 RESULT_PREFIX = "BENCHMARK_RESULT "
 # The speed parts (1-3) compare at batch 256 with (256, 256) networks, as issue 7 specifies,
 # whatever the config says.
-SPEED_HYPERPARAMETERS = {"batch_size": 256, "actor_fc_layers": [256, 256],
-                         "critic_joint_fc_layers": [256, 256]}
+SPEED_HYPERPARAMETERS = {
+    "batch_size": 256, "actor_fc_layers": [256, 256], "critic_joint_fc_layers": [256, 256]}
 SOLVED_RETURN = 200.0
 
 
@@ -92,6 +93,7 @@ def random_leaves(spec, rng, outer_shape=()):
     if leaf.dtype.is_floating:
       return rng.uniform(-1.0, 1.0, shape).astype(leaf.dtype.as_numpy_dtype)
     return np.ones(shape, leaf.dtype.as_numpy_dtype)
+
   return tf.nest.map_structure(make, spec)
 
 
@@ -100,8 +102,8 @@ def random_experience(spec, batch_size: int):
   import tensorflow as tf
 
   from sac_system.replay_buffer import TRAJECTORY_STEPS
-  return tf.nest.map_structure(tf.constant, random_leaves(
-      spec, np.random.default_rng(0), (batch_size, TRAJECTORY_STEPS)))
+  return tf.nest.map_structure(
+      tf.constant, random_leaves(spec, np.random.default_rng(0), (batch_size, TRAJECTORY_STEPS)))
 
 
 def timed_rate(step, seconds: float, units_per_call: float, warmup_calls: int = 2):
@@ -119,15 +121,17 @@ def timed_rate(step, seconds: float, units_per_call: float, warmup_calls: int = 
 def role_server(args) -> None:
   """Serves the run's tables until stdin closes; then reports its memory."""
   params = load_benchmark_params(args)
-  from sac_system import constants, replay_buffer
+  from sac_system import constants
+  from sac_system import replay_buffer
   empty_mb = rss_mb()
   server = replay_buffer.make_server(params, exp_dir=None, port=args.port)
   started_mb = rss_mb()
   print("SERVER READY", flush=True)
   sys.stdin.read()  # the orchestrator closes stdin when it is done
   info = server.localhost_client().server_info()[constants.REPLAY_TABLE]
-  emit({"rss_before_server_mb": empty_mb, "rss_empty_server_mb": started_mb,
-        "rss_now_mb": rss_mb(), "peak_rss_mb": peak_rss_mb(), "table_size": info.current_size})
+  emit({
+      "rss_before_server_mb": empty_mb, "rss_empty_server_mb": started_mb, "rss_now_mb": rss_mb(),
+      "peak_rss_mb": peak_rss_mb(), "table_size": info.current_size})
   server.stop()
 
 
@@ -137,13 +141,16 @@ def role_insert(args) -> None:
   params = load_benchmark_params(args)
   import reverb
   import tensorflow as tf
-  from sac_system import constants
-  from sac_system.replay_buffer import ReplayWriter, TransitionCodec
+
+  from sac_system.replay_buffer import ReplayWriter
+  from sac_system.replay_buffer import TransitionCodec
   spec = params.build_agent().collect_data_spec
   codec = TransitionCodec(spec, params.transitions_per_item)
   rng = np.random.default_rng(0)
-  pool = [np.stack([codec.pack(random_leaves(spec, rng), random_leaves(spec.observation, rng))
-                    for _ in range(params.transitions_per_item)]) for _ in range(64)]
+  pool = [
+      np.stack([
+          codec.pack(random_leaves(spec, rng), random_leaves(spec.observation, rng))
+          for _ in range(params.transitions_per_item)]) for _ in range(64)]
   step_bytes = sum(np.asarray(leaf).nbytes for leaf in tf.nest.flatten(random_leaves(spec, rng)))
   writer = ReplayWriter(reverb.Client(args.address))
   items = args.items // params.transitions_per_item
@@ -156,15 +163,18 @@ def role_insert(args) -> None:
   writer.close()
   elapsed = time.perf_counter() - start
   transitions = items * params.transitions_per_item
-  emit({"transitions": transitions, "items": items,
-        "transitions_per_item": params.transitions_per_item,
-        "insert_transitions_per_second": transitions / elapsed,
-        "insert_items_per_second": items / elapsed,
-        # what a stored transition holds (replay_buffer.py) and, for comparison, one step of
-        # the agent's trajectory (every field once: a transition without its next observation)
-        "transition_bytes": codec.size * 4, "step_bytes": step_bytes,
-        "raw_mb": transitions * codec.size * 4 / 2**20,
-        "raw_steps_mb": transitions * step_bytes / 2**20})
+  emit({
+      "transitions": transitions,
+      "items": items,
+      "transitions_per_item": params.transitions_per_item,
+      "insert_transitions_per_second": transitions / elapsed,
+      "insert_items_per_second": items / elapsed,
+      # what a stored transition holds (replay_buffer.py) and, for comparison, one step of
+      # the agent's trajectory (every field once: a transition without its next observation)
+      "transition_bytes": codec.size * 4,
+      "step_bytes": step_bytes,
+      "raw_mb": transitions * codec.size * 4 / 2**20,
+      "raw_steps_mb": transitions * step_bytes / 2**20})
 
 
 def sac_step_flops(params, observation_size: int, action_size: int) -> dict:
@@ -178,8 +188,10 @@ def sac_step_flops(params, observation_size: int, action_size: int) -> dict:
   5A + 12C; an update that shared the actor pass of the actor and alpha losses would need
   4A + 12C, the least any SAC step needs.
   """
+
   def forward(sizes):
-    return 2 * params.batch_size * sum(a * b for a, b in zip(sizes, sizes[1:]))
+    return 2 * params.batch_size * sum(a * b for a, b in itertools.pairwise(sizes))
+
   actor = forward([observation_size, *params.actor_fc_layers, 2 * action_size])
   critic = forward([observation_size + action_size, *params.critic_joint_fc_layers, 1])
   return {"tf_agents_step": 5 * actor + 12 * critic, "minimal_step": 4 * actor + 12 * critic}
@@ -197,6 +209,7 @@ def matmul_flops_per_second(seconds: float) -> float:
     for _ in range(50):
       x = tf.matmul(x, right)
     return x
+
   return timed_rate(lambda: chain(left).numpy(), seconds, 50 * 2 * 256**3)
 
 
@@ -211,9 +224,10 @@ def role_plain_learner(args) -> None:
   rate = timed_rate(lambda: train(experience), args.seconds, 1)
   observation_size = int(np.prod(agent.collect_data_spec.observation.shape))
   action_size = int(np.prod(agent.collect_data_spec.action.shape))
-  emit({"grad_steps_per_second": rate, "peak_rss_mb": peak_rss_mb(),
-        "step_flops": sac_step_flops(params, observation_size, action_size),
-        "matmul_flops_per_second": matmul_flops_per_second(args.seconds / 3)})
+  emit({
+      "grad_steps_per_second": rate, "peak_rss_mb": peak_rss_mb(),
+      "step_flops": sac_step_flops(params, observation_size, action_size),
+      "matmul_flops_per_second": matmul_flops_per_second(args.seconds / 3)})
 
 
 def role_our_learner(args) -> None:
@@ -230,11 +244,13 @@ def role_our_learner(args) -> None:
         raise RuntimeError("the learner had to wait for data; the benchmark table is too small")
       learner.push_variables()
       learner.checkpoint_if_due()
+
     rate = timed_rate(iteration, args.seconds, params.train_steps_per_iteration)
     iterator = iter(learner.make_dataset())
     sample_rate = timed_rate(lambda: next(iterator), args.seconds / 2, params.batch_size, 5)
-  emit({"grad_steps_per_second": rate, "sample_transitions_per_second": sample_rate,
-        "peak_rss_mb": peak_rss_mb()})
+  emit({
+      "grad_steps_per_second": rate, "sample_transitions_per_second": sample_rate,
+      "peak_rss_mb": peak_rss_mb()})
 
 
 def role_collect(args) -> None:
@@ -252,6 +268,7 @@ def role_collect(args) -> None:
       _, _, terminated, truncated, _ = env.step(rng.uniform(low, high).astype(np.float32))
       if terminated or truncated:
         env.reset()
+
   raw_rate = timed_rate(raw_steps, args.seconds / 2, 1000, 1)
   with tempfile.TemporaryDirectory() as exp_dir:
     worker = Worker(params, 0, exp_dir, args.address)
@@ -260,22 +277,29 @@ def role_collect(args) -> None:
     def chunk():
       worker.collect(train_step=1)  # not 0: the collect policy, not random actions
       worker.replay_writer.wait_until_written(60_000)
+
     env_steps_per_chunk = (params.vector_steps_of(params.collect_steps_per_iteration)
                            * params.envs_per_worker)
     rate = timed_rate(chunk, args.seconds, env_steps_per_chunk)
     worker.replay_writer.close()
-  emit({"raw_env_steps_per_second": raw_rate, "worker_env_steps_per_second": rate,
-        "envs_per_worker": params.envs_per_worker, "peak_rss_mb": peak_rss_mb()})
+  emit({
+      "raw_env_steps_per_second": raw_rate, "worker_env_steps_per_second": rate,
+      "envs_per_worker": params.envs_per_worker, "peak_rss_mb": peak_rss_mb()})
 
 
-ROLES = {"server": role_server, "insert": role_insert, "plain_learner": role_plain_learner,
-         "our_learner": role_our_learner, "collect": role_collect}
+ROLES = {
+    "server": role_server, "insert": role_insert, "plain_learner": role_plain_learner,
+    "our_learner": role_our_learner, "collect": role_collect}
 
 
 # ----- orchestration ---------------------------------------------------------------------------
 def role_command(args, role: str, cpu: int, **extra) -> list:
-  command = ["taskset", "-c", str(cpu), PYTHON, os.path.abspath(__file__), "--role", role,
-             "--params", args.params, "--config", args.config, "--seconds", str(args.seconds)]
+  command = [
+      "taskset", "-c",
+      str(cpu), PYTHON,
+      os.path.abspath(__file__), "--role", role, "--params", args.params, "--config", args.config,
+      "--seconds",
+      str(args.seconds)]
   for key, value in extra.items():
     command += [f"--{key}", str(value)]
   return command
@@ -283,8 +307,8 @@ def role_command(args, role: str, cpu: int, **extra) -> list:
 
 def run_role(args, role: str, cpu: int, **extra) -> dict:
   result = subprocess.run(role_command(args, role, cpu, **extra), cwd=REPO, capture_output=True,
-                          text=True, timeout=args.seconds * 10 + 600)
-  lines = [l for l in result.stdout.splitlines() if l.startswith(RESULT_PREFIX)]
+                          text=True, timeout=args.seconds * 10 + 600, check=False)
+  lines = [line for line in result.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
   if result.returncode != 0 or not lines:
     raise RuntimeError(f"benchmark role {role} failed (exit {result.returncode}):\n"
                        f"{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
@@ -297,7 +321,8 @@ def benchmark_config(args, capacity: int) -> str:
     config = json.load(config_file)
   config.setdefault("hyperparameters", {}).update({
       **SPEED_HYPERPARAMETERS,
-      "replay_capacity": capacity, "min_size_to_sample": min(1000, capacity),
+      "replay_capacity": capacity,
+      "min_size_to_sample": min(1000, capacity),
       "rate_limiter_slack_items": 10**9,
       # a time-based learner checkpoint would land inside the timed window of short runs
       "learner_checkpoint_interval_seconds": 10**6})
@@ -317,9 +342,10 @@ def machine() -> dict:
   with open("/proc/meminfo") as meminfo:
     memory_gb = int(meminfo.readline().split()[1]) / 2**20
   import tensorflow as tf
-  return {"host": platform.node(), "cpu_model": model, "allowed_cpus": len(os.sched_getaffinity(0)),
-          "memory_gb": round(memory_gb, 1), "python": platform.python_version(),
-          "tensorflow": tf.__version__, "platform": platform.platform()}
+  return {
+      "host": platform.node(), "cpu_model": model, "allowed_cpus": len(os.sched_getaffinity(0)),
+      "memory_gb": round(memory_gb, 1), "python": platform.python_version(),
+      "tensorflow": tf.__version__, "platform": platform.platform()}
 
 
 def speed_benchmarks(args) -> dict:
@@ -340,24 +366,27 @@ def speed_benchmarks(args) -> dict:
     print(f"replay server up at {address}; filling {args.capacity} transitions", flush=True)
     results["replay_insert"] = run_role(args, "insert", learner_cpu, address=address,
                                         items=args.capacity)
-    print(f"  insert: {results['replay_insert']['insert_transitions_per_second']:.0f} "
-          f"transitions/s ({results['replay_insert']['insert_items_per_second']:.0f} items/s)",
-          flush=True)
+    print(
+        f"  insert: {results['replay_insert']['insert_transitions_per_second']:.0f} "
+        f"transitions/s ({results['replay_insert']['insert_items_per_second']:.0f} items/s)",
+        flush=True)
     results["learner_plain"] = run_role(args, "plain_learner", learner_cpu)
-    print(f"  plain SacAgent.train loop: "
-          f"{results['learner_plain']['grad_steps_per_second']:.1f} grad steps/s", flush=True)
+    print(
+        f"  plain SacAgent.train loop: "
+        f"{results['learner_plain']['grad_steps_per_second']:.1f} grad steps/s", flush=True)
     results["learner_ours"] = run_role(args, "our_learner", learner_cpu, address=address)
-    print(f"  our learner: {results['learner_ours']['grad_steps_per_second']:.1f} grad steps/s; "
-          f"sampling alone {results['learner_ours']['sample_transitions_per_second']:.0f} "
-          "transitions/s", flush=True)
+    print(
+        f"  our learner: {results['learner_ours']['grad_steps_per_second']:.1f} grad steps/s; "
+        f"sampling alone {results['learner_ours']['sample_transitions_per_second']:.0f} "
+        "transitions/s", flush=True)
     results["collection"] = run_role(args, "collect", server_cpu, address=address)
-    print(f"  collection: worker {results['collection']['worker_env_steps_per_second']:.0f}, "
-          f"raw env {results['collection']['raw_env_steps_per_second']:.0f} env steps/s",
-          flush=True)
+    print(
+        f"  collection: worker {results['collection']['worker_env_steps_per_second']:.0f}, "
+        f"raw env {results['collection']['raw_env_steps_per_second']:.0f} env steps/s", flush=True)
   finally:
     output, _ = server.communicate(input="", timeout=120)
     os.remove(args.config)
-  lines = [l for l in output.splitlines() if l.startswith(RESULT_PREFIX)]
+  lines = [line for line in output.splitlines() if line.startswith(RESULT_PREFIX)]
   results["replay_server"] = json.loads(lines[-1][len(RESULT_PREFIX):]) if lines else {}
   memory = results["replay_server"]
   raw_mb = results["replay_insert"]["raw_mb"]
@@ -366,13 +395,11 @@ def speed_benchmarks(args) -> dict:
                                      / results["learner_plain"]["grad_steps_per_second"],
       "collection_ratio_worker_to_raw": results["collection"]["worker_env_steps_per_second"]
                                         / results["collection"]["raw_env_steps_per_second"],
-      "replay_items": memory.get("table_size"),
-      "replay_transitions": results["replay_insert"]["transitions"],
-      "replay_raw_mb": raw_mb,
-      "replay_raw_steps_mb": results["replay_insert"]["raw_steps_mb"],
+      "replay_items": memory.get("table_size"), "replay_transitions": results["replay_insert"]
+                                                                      ["transitions"],
+      "replay_raw_mb": raw_mb, "replay_raw_steps_mb": results["replay_insert"]["raw_steps_mb"],
       "replay_server_rss_full_mb": memory.get("rss_now_mb"),
-      "replay_server_data_mb": memory.get("rss_now_mb", 0) - memory.get("rss_empty_server_mb", 0),
-  }
+      "replay_server_data_mb": memory.get("rss_now_mb", 0) - memory.get("rss_empty_server_mb", 0)}
   results["summary"]["replay_data_to_raw_ratio"] = (results["summary"]["replay_server_data_mb"]
                                                     / raw_mb)
   plain = results["learner_plain"]
@@ -396,7 +423,7 @@ def program_pids(exp_dir: str) -> dict:
   pids = {}
   for script in ("sac_replay_buffer", "sac_train", "sac_collect"):
     found = subprocess.run(["pgrep", "-f", f"{script}.py.*{exp_dir}"], capture_output=True,
-                           text=True).stdout.split()
+                           text=True, check=False).stdout.split()
     for index, pid in enumerate(found):
       pids[f"{script}{'_' + str(index) if script == 'sac_collect' else ''}"] = pid
   return pids
@@ -416,9 +443,9 @@ def time_to_solve(args, seed: int) -> dict:
     variables_file.write(text)
   exp_dir = os.path.join(REPO, "logs", name)
   start = time.time()
-  process = subprocess.Popen([os.path.join(REPO, "run_script.sh"), variables_path, "--fresh"],
-                             cwd=REPO, stdout=open(exp_dir + ".out", "w"),
-                             stderr=subprocess.STDOUT)
+  with open(exp_dir + ".out", "w") as output:  # the child keeps its own copy of the file
+    process = subprocess.Popen([os.path.join(REPO, "run_script.sh"), variables_path, "--fresh"],
+                               cwd=REPO, stdout=output, stderr=subprocess.STDOUT)
   result = {"seed": seed, "exp_dir": exp_dir, "solved": False}
   peaks: dict = {}
   try:
@@ -452,10 +479,11 @@ def time_to_solve(args, seed: int) -> dict:
 
 # ----- report --------------------------------------------------------------------------------
 def markdown(report: dict) -> str:
-  lines = [f"# Benchmark {report['date']} ({report['mode']})", "",
-           f"Machine: {report['machine']['cpu_model']}, {report['machine']['allowed_cpus']} CPUs, "
-           f"{report['machine']['memory_gb']} GB, TF {report['machine']['tensorflow']}. "
-           f"Command: `{report['command']}`", "", "| measure | value |", "|---|---|"]
+  lines = [
+      f"# Benchmark {report['date']} ({report['mode']})", "",
+      f"Machine: {report['machine']['cpu_model']}, {report['machine']['allowed_cpus']} CPUs, "
+      f"{report['machine']['memory_gb']} GB, TF {report['machine']['tensorflow']}. "
+      f"Command: `{report['command']}`", "", "| measure | value |", "|---|---|"]
   speed = report.get("speed")
   if speed:
     summary = speed["summary"]
@@ -465,15 +493,15 @@ def markdown(report: dict) -> str:
         f"| our learner, sampling from Reverb | "
         f"{speed['learner_ours']['grad_steps_per_second']:.1f} grad steps/s |",
         f"| **learner ratio (ours / plain)** | **{summary['learner_ratio_ours_to_plain']:.2f}** "
-        "(target >= 2) |",
-        f"| roofline: CPU matmul rate (float32, 256 x 256) | "
+        "(target >= 2) |", f"| roofline: CPU matmul rate (float32, 256 x 256) | "
         f"{speed['learner_plain']['matmul_flops_per_second'] / 1e9:.1f} GFLOP/s; the plain "
         f"loop's steps use {100 * summary['plain_loop_share_of_matmul_rate']:.0f} % of it; a "
         f"SAC step at 100 % would run {summary['roofline_grad_steps_per_second']:.0f} steps/s "
         f"= **{summary['roofline_ratio_to_plain']:.2f}×** the plain loop |",
         f"| Reverb sampling alone (learner's dataset) | "
         f"{speed['learner_ours']['sample_transitions_per_second']:.0f} transitions/s |",
-        f"| Reverb insert ({speed['replay_insert']['transitions_per_item']} transitions per item) | "
+        f"| Reverb insert ({speed['replay_insert']['transitions_per_item']} transitions per "
+        "item) | "
         f"{speed['replay_insert']['insert_transitions_per_second']:.0f} transitions/s |",
         f"| raw env, random actions | "
         f"{speed['collection']['raw_env_steps_per_second']:.0f} env steps/s |",
@@ -497,14 +525,16 @@ def markdown(report: dict) -> str:
         f"{speed['collection']['peak_rss_mb']:.0f} MB |"]
   for run in report.get("time_to_solve", []):
     if run["solved"]:
-      lines.append(f"| time to eval >= 200, seed {run['seed']} | {run['wall_seconds'] / 60:.1f} min, "
-                   f"{run['env_steps']} env steps, train_step {run['train_step']} |")
+      lines.append(
+          f"| time to eval >= 200, seed {run['seed']} | {run['wall_seconds'] / 60:.1f} min, "
+          f"{run['env_steps']} env steps, train_step {run['train_step']} |")
     else:
       lines.append(f"| time to eval >= 200, seed {run['seed']} | not reached in "
                    f"{run['gave_up_after_seconds'] / 60:.1f} min |")
     if run.get("peak_rss_mb"):
-      lines.append("| peak RSS in that run | " + ", ".join(
-          f"{k} {v:.0f} MB" for k, v in sorted(run["peak_rss_mb"].items())) + " |")
+      lines.append("| peak RSS in that run | "
+                   + ", ".join(f"{k} {v:.0f} MB"
+                               for k, v in sorted(run["peak_rss_mb"].items())) + " |")
   return "\n".join(lines) + "\n"
 
 
@@ -548,13 +578,13 @@ def main() -> int:
     for name, value in SPEED_HYPERPARAMETERS.items():
       setattr(params, name, value)
   now = datetime.datetime.now()
-  report = {"date": now.strftime("%Y-%m-%d %H:%M"), "mode": "quick" if args.quick else "full",
-            "command": " ".join(["scripts/benchmark.py"] + sys.argv[1:]), "machine": machine(),
-            "params": os.path.relpath(args.params, REPO),
-            "config": os.path.relpath(args.config, REPO), "batch_size": params.batch_size,
-            "actor_fc_layers": list(params.actor_fc_layers),
-            "critic_joint_fc_layers": list(params.critic_joint_fc_layers),
-            "seconds_per_part": args.seconds}
+  report = {
+      "date": now.strftime("%Y-%m-%d %H:%M"), "mode": "quick" if args.quick else "full",
+      "command": " ".join(["scripts/benchmark.py"] + sys.argv[1:]), "machine": machine(),
+      "params": os.path.relpath(args.params, REPO), "config": os.path.relpath(args.config, REPO),
+      "batch_size": params.batch_size, "actor_fc_layers": list(params.actor_fc_layers),
+      "critic_joint_fc_layers": list(params.critic_joint_fc_layers
+                                    ), "seconds_per_part": args.seconds}
   if not args.only_time_to_solve:
     report["speed"] = speed_benchmarks(args)
   if args.time_to_solve or args.only_time_to_solve:
@@ -565,8 +595,8 @@ def main() -> int:
       report["time_to_solve"].append(time_to_solve(args, seed))
       print(f"  {report['time_to_solve'][-1]}", flush=True)
   os.makedirs(args.output_dir, exist_ok=True)
-  stem = os.path.join(args.output_dir, f"results_{now.strftime('%Y-%m-%d_%H%M')}"
-                      + ("_quick" if args.quick else ""))
+  stem = os.path.join(args.output_dir, f"results_{now.strftime('%Y-%m-%d_%H%M')}" +
+                      ("_quick" if args.quick else ""))
   with open(stem + ".json", "w") as json_file:
     json.dump(report, json_file, indent=2)
   with open(stem + ".md", "w") as md_file:

@@ -17,14 +17,14 @@ TINY_HYPERPARAMETERS = {
     "min_size_to_sample": 40, "samples_per_insert": 8.0, "rate_limiter_slack_items": 40,
     "replay_capacity": 10000, "train_steps_per_iteration": 10, "num_iterations": 6,
     "collect_steps_per_iteration": 20, "eval_interval": 2, "eval_episodes": 2,
-    "policy_checkpoint_interval": 20, "learner_checkpoint_interval": 20, "summary_interval": 10,
-}
+    "policy_checkpoint_interval": 20, "learner_checkpoint_interval": 20, "summary_interval": 10}
 
 
 def write_config(directory, hyperparameters=None, **extra):
   """Writes a generic-gym config for Pendulum-v1 (50-step episodes) and returns its path."""
-  config = {"env_id": "Pendulum-v1", "max_episode_steps": 50,
-            "hyperparameters": {**TINY_HYPERPARAMETERS, **(hyperparameters or {})}, **extra}
+  config = {
+      "env_id": "Pendulum-v1", "max_episode_steps": 50,
+      "hyperparameters": {**TINY_HYPERPARAMETERS, **(hyperparameters or {})}, **extra}
   path = os.path.join(str(directory), "config.json")
   with open(path, "w") as config_file:
     json.dump(config, config_file)

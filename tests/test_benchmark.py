@@ -16,22 +16,23 @@ pytestmark = pytest.mark.slow
 
 
 def test_quick_benchmark_writes_every_number(tmp_path):
-  result = subprocess.run([sys.executable, "scripts/benchmark.py", "--quick", "--seconds", "3",
-                           "--capacity", "5000", "--output_dir", str(tmp_path)], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+  result = subprocess.run([
+      sys.executable, "scripts/benchmark.py", "--quick", "--seconds", "3", "--capacity", "5000",
+      "--output_dir",
+      str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
   [json_path] = glob.glob(str(tmp_path / "results_*_quick.json"))
   report = json.load(open(json_path))
   assert report["machine"]["allowed_cpus"] >= 1 and report["batch_size"] == 256
   speed = report["speed"]
-  for part, key in (("learner_plain", "grad_steps_per_second"),
-                    ("learner_ours", "grad_steps_per_second"),
-                    ("learner_ours", "sample_transitions_per_second"),
-                    ("replay_insert", "insert_items_per_second"),
-                    ("replay_insert", "insert_transitions_per_second"),
-                    ("learner_plain", "matmul_flops_per_second"),
-                    ("collection", "raw_env_steps_per_second"),
-                    ("collection", "worker_env_steps_per_second"),
+  for part, key in (("learner_plain", "grad_steps_per_second"), ("learner_ours",
+                                                                 "grad_steps_per_second"),
+                    ("learner_ours", "sample_transitions_per_second"), ("replay_insert",
+                                                                        "insert_items_per_second"),
+                    ("replay_insert", "insert_transitions_per_second"), ("learner_plain",
+                                                                         "matmul_flops_per_second"),
+                    ("collection", "raw_env_steps_per_second"), ("collection",
+                                                                 "worker_env_steps_per_second"),
                     ("collection", "peak_rss_mb"), ("replay_server", "peak_rss_mb")):
     assert speed[part][key] > 0, (part, key)
   summary = speed["summary"]
@@ -39,10 +40,9 @@ def test_quick_benchmark_writes_every_number(tmp_path):
   # whole items within the capacity, all of them in the table
   assert summary["replay_items"] == 5000 // per_item
   assert summary["replay_transitions"] == summary["replay_items"] * per_item
-  for key in ("learner_ratio_ours_to_plain", "collection_ratio_worker_to_raw",
-              "replay_raw_mb", "replay_raw_steps_mb", "replay_server_rss_full_mb",
-              "plain_loop_share_of_matmul_rate", "roofline_grad_steps_per_second",
-              "roofline_ratio_to_plain"):
+  for key in ("learner_ratio_ours_to_plain", "collection_ratio_worker_to_raw", "replay_raw_mb",
+              "replay_raw_steps_mb", "replay_server_rss_full_mb", "plain_loop_share_of_matmul_rate",
+              "roofline_grad_steps_per_second", "roofline_ratio_to_plain"):
     assert summary[key] > 0, key
   flops = speed["learner_plain"]["step_flops"]
   assert 0 < flops["minimal_step"] < flops["tf_agents_step"]
@@ -62,9 +62,10 @@ def test_sac_step_flops_counts_the_passes_of_tf_agents_step():
     batch_size = 256
     actor_fc_layers = (256, 256)
     critic_joint_fc_layers = (256, 256)
+
   actor = 2 * 256 * (8 * 256 + 256 * 256 + 256 * 4)  # Lunar Lander: 8 observations, 2 actions
   critic = 2 * 256 * (10 * 256 + 256 * 256 + 256 * 1)
   flops = benchmark.sac_step_flops(Params, 8, 2)
-  assert flops == {"tf_agents_step": 5 * actor + 12 * critic,
-                   "minimal_step": 4 * actor + 12 * critic}
+  assert flops == {
+      "tf_agents_step": 5 * actor + 12 * critic, "minimal_step": 4 * actor + 12 * critic}
   assert flops["tf_agents_step"] == 595_591_168

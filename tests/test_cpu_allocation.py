@@ -2,15 +2,20 @@
 
 import pytest
 
-from sac_system.cpu_allocation import (allocate_cpus, format_cpu_list, parse_cpu_list,
-                                       read_allowed_cpus)
+from sac_system.cpu_allocation import allocate_cpus
+from sac_system.cpu_allocation import format_cpu_list
+from sac_system.cpu_allocation import parse_cpu_list
+from sac_system.cpu_allocation import read_allowed_cpus
 
 
 @pytest.mark.parametrize("text, ids", [
-    ("0", [0]), ("0-3", [0, 1, 2, 3]), ("0-3,8,10-11", [0, 1, 2, 3, 8, 10, 11]),
-    ("5,1,3", [1, 3, 5]), ("0-1,1-2", [0, 1, 2]), (" 2-4\n", [2, 3, 4]),
-    ("0-63", list(range(64))),
-])
+    ("0", [0]),
+    ("0-3", [0, 1, 2, 3]),
+    ("0-3,8,10-11", [0, 1, 2, 3, 8, 10, 11]),
+    ("5,1,3", [1, 3, 5]),
+    ("0-1,1-2", [0, 1, 2]),
+    (" 2-4\n", [2, 3, 4]),
+    ("0-63", list(range(64))),])
 def test_parse_cpu_list(text, ids):
   assert parse_cpu_list(text) == ids
 
@@ -46,8 +51,8 @@ def test_enough_cpus_gives_disjoint_blocks_in_order():
 
 def test_non_contiguous_allowed_ids_are_used_in_order():
   plan = allocate_cpus(parse_cpu_list("0-3,8,10-11"), 1, 2, 2, 2)
-  assert plan.assignments == (("replay_buffer", (0,)), ("learner", (1, 2)),
-                              ("worker_0", (3, 8)), ("worker_1", (10, 11)))
+  assert plan.assignments == (("replay_buffer", (0,)), ("learner", (1, 2)), ("worker_0", (3, 8)),
+                              ("worker_1", (10, 11)))
 
 
 def test_fewer_cpus_share_round_robin_and_warn():
@@ -74,7 +79,7 @@ def test_sixty_four_cpus_sixteen_workers():
 @pytest.mark.parametrize("allowed", [[0, 1, 2], list(range(7)), [3, 9, 12, 40]])
 def test_sharing_spreads_load_evenly(allowed):
   plan = allocate_cpus(allowed, 1, 2, 5, 2)
-  load = {cpu: 0 for cpu in allowed}
+  load = dict.fromkeys(allowed, 0)
   for _, cpus in plan.assignments:
     assert len(cpus) == len(set(cpus))
     for cpu in cpus:
@@ -96,5 +101,6 @@ def test_rejects_impossible_counts(args):
 
 def test_plan_json():
   plan = allocate_cpus([0, 1], 1, 1, 1, 1)
-  assert plan.to_json() == {"requested": 3, "available": [0, 1], "shared": True,
-                            "programs": {"replay_buffer": [0], "learner": [1], "worker_0": [0]}}
+  assert plan.to_json() == {
+      "requested": 3, "available": [0, 1], "shared": True,
+      "programs": {"replay_buffer": [0], "learner": [1], "worker_0": [0]}}

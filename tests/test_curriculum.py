@@ -1,25 +1,23 @@
 """The curriculum semantics of docs/design.md §6, exhaustively (pure: no TensorFlow)."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
-from sac_system.curriculum import Curriculum, parse_curriculum
+from sac_system.curriculum import Curriculum
+from sac_system.curriculum import parse_curriculum
 from sac_system.errors import UserInputError
 
 SPEC = {
     "mass": {"iters": [0, 20000, 30000, 40000, 50000], "range": [0.0, 10.0]},
-    "friction": {"iters": [50000, 60000, 70000, 90000, 120000], "range": [0.1, 0.5]},
-}
+    "friction": {"iters": [50000, 60000, 70000, 90000, 120000], "range": [0.1, 0.5]}}
 
 
 def reference(spec, iterations):
   """The seed README's pseudo-code, run literally: every popped value is applied in turn."""
   applied = []
-  state = {name: (list(e["iters"]), list(np.linspace(*e["range"], len(e["iters"]))))
-           for name, e in spec.items()}
+  state = {
+      name: (list(e["iters"]), list(np.linspace(*e["range"], len(e["iters"]))))
+      for name, e in spec.items()}
   for iteration in iterations:
     calls = {}
     for name, (iters, values) in state.items():
@@ -76,8 +74,8 @@ def test_never_goes_backwards():
 
 
 def test_single_entry_and_iters_starting_above_zero():
-  curriculum = Curriculum.from_config({"w": {"iters": [7], "range": [3.0, 9.0]},
-                                       "t": {"iters": [4, 8], "range": [1.0, 2.0]}}, "c")
+  curriculum = Curriculum.from_config(
+      {"w": {"iters": [7], "range": [3.0, 9.0]}, "t": {"iters": [4, 8], "range": [1.0, 2.0]}}, "c")
   assert curriculum.advance(3) == {}
   assert curriculum.advance(4) == {"t": 1.0}
   assert curriculum.advance(7) == {"w": 3.0}  # linspace(3, 9, 1) == [3]
@@ -103,8 +101,7 @@ def test_no_curriculum():
     ({"g": {"iters": [0, True], "range": [0, 1]}}, "curriculum.g.iters", "integers"),
     ({"g": {"iters": [0, 1], "range": [0, 1, 2]}}, "curriculum.g.range", "two numbers"),
     ({"g": {"iters": [0, 1], "range": [0, "a"]}}, "curriculum.g.range", "two numbers"),
-    ({"g": {"iters": [0, 1], "range": 3}}, "curriculum.g.range", "two numbers"),
-])
+    ({"g": {"iters": [0, 1], "range": 3}}, "curriculum.g.range", "two numbers"),])
 def test_bad_curricula_name_the_file_and_key(spec, key, words):
   with pytest.raises(UserInputError) as error:
     parse_curriculum(spec, "cfg.json")

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from sac_system.envs.lunar_lander_physics import (DEFAULT_SETTINGS, draw_physics,
-                                             validate_lunar_lander_state)
+from sac_system.envs.lunar_lander_physics import DEFAULT_SETTINGS
+from sac_system.envs.lunar_lander_physics import draw_physics
+from sac_system.envs.lunar_lander_physics import validate_lunar_lander_state
 
 
 def settings(**changes):
@@ -23,8 +24,9 @@ def column(episodes, key):
 
 def test_no_spread_keeps_the_physics_fixed():
   episodes = draws(50, gravity=-7.0, wind_power=3.0, enable_wind=True)
-  assert all(e == {"gravity": -7.0, "enable_wind": True, "wind_power": 3.0,
-                   "turbulence_power": 1.5} for e in episodes)
+  assert all(
+      e == {"gravity": -7.0, "enable_wind": True, "wind_power": 3.0, "turbulence_power": 1.5}
+      for e in episodes)
 
 
 def test_uniform_spread_covers_the_interval_cut_to_the_valid_range():
@@ -46,8 +48,9 @@ def test_normal_spread_has_the_given_std_and_stays_inside_open_bounds():
                    "gravity")
   assert abs(gravity.mean() + 10.0) < 0.06 and abs(gravity.std() - 1.0) < 0.05
   assert gravity.min() >= -11.99 and gravity.max() <= -0.01
-  turbulence = column(draws(turbulence_power=1.5, turbulence_power_spread=0.5,
-                            turbulence_power_distribution="normal"), "turbulence_power")
+  turbulence = column(
+      draws(turbulence_power=1.5, turbulence_power_spread=0.5,
+            turbulence_power_distribution="normal"), "turbulence_power")
   assert turbulence.min() >= 0.0 and turbulence.max() <= 2.0
   assert np.mean(turbulence == 2.0) > 0.1  # N(1.5, 0.5) is above 2 about 16% of the time
 
@@ -125,11 +128,11 @@ def test_episode_states_are_summarized_per_report():
   assert summarize_episode_states([]) == {}
   summary = summarize_episode_states([{"gravity": -9.0, "enable_wind": True},
                                       {"gravity": -11.0, "enable_wind": False}])
-  assert summary == {"randomization/episodes": 2.0,
-                     "randomization/enable_wind/mean": 0.5, "randomization/enable_wind/min": 0.0,
-                     "randomization/enable_wind/max": 1.0,
-                     "randomization/gravity/mean": -10.0, "randomization/gravity/min": -11.0,
-                     "randomization/gravity/max": -9.0}
+  assert summary == {
+      "randomization/episodes": 2.0, "randomization/enable_wind/mean": 0.5,
+      "randomization/enable_wind/min": 0.0, "randomization/enable_wind/max": 1.0,
+      "randomization/gravity/mean": -10.0, "randomization/gravity/min": -11.0,
+      "randomization/gravity/max": -9.0}
 
 
 # ----- robustness grid (pure parts; the whole grid runs on a saved policy in test_end_to_end) --
@@ -137,15 +140,15 @@ def test_episode_states_are_summarized_per_report():
     ("gravity=-11:-5:4", ("gravity", [-11.0, -9.0, -7.0, -5.0])),
     ("wind_power=0,10,20", ("wind_power", [0.0, 10.0, 20.0])),
     ("enable_wind=1", ("enable_wind", [1.0])),
-    (" g = 8:8:1", ("g", [8.0])),
-])
+    (" g = 8:8:1", ("g", [8.0])),])
 def test_grid_axes_parse(spec, expected):
   from sac_system.evaluation import parse_grid_axis
   assert parse_grid_axis(spec) == expected
 
 
-@pytest.mark.parametrize("spec", ["gravity", "gravity=", "=1,2", "gravity=a,b", "gravity=1:2",
-                                  "gravity=1:2:0", "gravity=1,1", "gravity=nan,1"])
+@pytest.mark.parametrize("spec", [
+    "gravity", "gravity=", "=1,2", "gravity=a,b", "gravity=1:2", "gravity=1:2:0", "gravity=1,1",
+    "gravity=nan,1"])
 def test_bad_grid_axes_are_one_line_errors(spec):
   from sac_system.errors import UserInputError
   from sac_system.evaluation import parse_grid_axis
@@ -155,12 +158,12 @@ def test_bad_grid_axes_are_one_line_errors(spec):
 
 
 def test_grid_cells_fix_the_gridded_parameters():
-  from sac_system.evaluation import grid_cells
   from sac_system.envs.lunar_lander_physics import STATE_KEYS
+  from sac_system.evaluation import grid_cells
   cells = grid_cells([("gravity", [-10.0, -5.0]), ("wind_power", [0.0, 20.0]),
                       ("enable_wind", [1.0])], STATE_KEYS)
-  assert [(c["gravity"], c["wind_power"]) for c in cells] == [
-      (-10.0, 0.0), (-10.0, 20.0), (-5.0, 0.0), (-5.0, 20.0)]
+  assert [(c["gravity"], c["wind_power"]) for c in cells] == [(-10.0, 0.0), (-10.0, 20.0),
+                                                              (-5.0, 0.0), (-5.0, 20.0)]
   assert all(c["gravity_spread"] == 0.0 and c["wind_power_spread"] == 0.0
              and c["wind_probability"] is None and c["enable_wind"] == 1.0 for c in cells)
   assert "turbulence_power_spread" not in cells[0]  # not gridded: the env's own setting stays
@@ -174,7 +177,7 @@ def test_grid_plots_a_heatmap_for_two_parameters_and_a_line_for_one(tmp_path):
   plotting.plot_grid([("gravity", [-10.0, -5.0], rows[:, 0]),
                       ("wind_power", [0.0, 10.0, 20.0], rows[:, 1])], means, "t",
                      str(tmp_path / "heat.png"))
-  plotting.plot_grid([("gravity", [-10.0, -5.0], np.array([-5.0, -10.0]))],
-                     np.array([1.0, 2.0]), "t", str(tmp_path / "line.png"))
+  plotting.plot_grid([("gravity", [-10.0, -5.0], np.array([-5.0, -10.0]))], np.array([1.0, 2.0]),
+                     "t", str(tmp_path / "line.png"))
   for name in ("heat.png", "line.png"):
     assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -12,7 +12,9 @@ import time
 
 import pytest
 
-from conftest import REPO, write_config, write_variables
+from conftest import REPO
+from conftest import write_config
+from conftest import write_variables
 
 pytestmark = pytest.mark.slow
 
@@ -40,11 +42,11 @@ def test_tiny_training_run_with_two_workers(tmp_path):
   # Pendulum's gravity `g` follows a curriculum whose entries fall inside the run; each
   # worker steps 2 collection envs, 2 vector steps per replay item (items of 4 transitions).
   curriculum = {"g": {"iters": [4, 10, 15], "range": [8.0, 12.0]}}
-  config = write_config(tmp_path, {"num_iterations": 20, "min_size_to_sample": 100,
-                                   "eval_interval": 8, "policy_checkpoint_interval": 100,
-                                   "learner_checkpoint_interval": 100, "envs_per_worker": 2,
-                                   "steps_per_item": 2},
-                        curriculum=curriculum)
+  config = write_config(
+      tmp_path, {
+          "num_iterations": 20, "min_size_to_sample": 100, "eval_interval": 8,
+          "policy_checkpoint_interval": 100, "learner_checkpoint_interval": 100,
+          "envs_per_worker": 2, "steps_per_item": 2}, curriculum=curriculum)
   variables = write_variables(tmp_path, config, workers=2)
   exp_dir = str(tmp_path / "logs" / "run")
   started = time.monotonic()
@@ -56,8 +58,8 @@ def test_tiny_training_run_with_two_workers(tmp_path):
   assert "programs share CPUs" in result.stdout  # 4 programs on fewer CPUs: warned, not failed
 
   for path in ("config.json", "params.py", "variables.sh", "cpu_plan.json", "run_info.json",
-               "metrics.jsonl", "logs/replay_buffer.log", "logs/learner.log",
-               "logs/worker_0.log", "logs/worker_1.log", "train/checkpoints/checkpoint",
+               "metrics.jsonl", "logs/replay_buffer.log", "logs/learner.log", "logs/worker_0.log",
+               "logs/worker_1.log", "train/checkpoints/checkpoint",
                "policies/policy/saved_model.pb", "policies/collect_policy/saved_model.pb",
                "policies/greedy_policy/saved_model.pb"):
     assert os.path.exists(os.path.join(exp_dir, path)), path
@@ -101,9 +103,10 @@ def test_tiny_training_run_with_two_workers(tmp_path):
   print(f"tiny run took {elapsed:.0f} s")
 
   # run.py as the launcher's summary tells the user: twice with one seed gives the same returns
-  command = [sys.executable, "sac_system/run.py",
-             "--params", "sac_system/envs/gym_params.py", "--exp_dir", exp_dir, "--config", config,
-             "--num_episodes", "2", "--checkpoint", "policy_checkpoint_0000000200", "--seed", "108"]
+  command = [
+      sys.executable, "sac_system/run.py", "--params", "sac_system/envs/gym_params.py", "--exp_dir",
+      exp_dir, "--config", config, "--num_episodes", "2", "--checkpoint",
+      "policy_checkpoint_0000000200", "--seed", "108"]
   assert "python sac_system/run.py --params sac_system/envs/gym_params.py" in result.stdout
   outputs = []
   for _ in range(2):
@@ -117,8 +120,8 @@ def test_tiny_training_run_with_two_workers(tmp_path):
   with imageio.get_reader(video) as reader:
     frames = reader.count_frames()
   assert frames == sum(length + 1 for length in outputs[0]["lengths"])  # reset frame + steps
-  missing = subprocess.run(command[:-3] + ["policy_checkpoint_0000000123", "--seed", "1"],
-                           cwd=REPO, capture_output=True, text=True, timeout=120)
+  missing = subprocess.run(command[:-3] + ["policy_checkpoint_0000000123", "--seed", "1"], cwd=REPO,
+                           capture_output=True, text=True, timeout=120)
   assert missing.returncode == 2
   assert "no such checkpoint" in missing.stderr and "policy_checkpoint_0000000200" in missing.stderr
 
@@ -131,19 +134,18 @@ def test_tiny_training_run_with_two_workers(tmp_path):
   assert "does not match the saved policy's" in mismatch.stderr.strip().splitlines()[-1]
 
   # every checkpoint: a CSV row per checkpoint and a PNG
-  everything = subprocess.run(command[:-6] + ["--num_episodes", "1", "--checkpoint", "all",
-                                              "--seed", "5"],
-                              cwd=REPO, capture_output=True, text=True, timeout=300)
+  everything = subprocess.run(
+      command[:-6] + ["--num_episodes", "1", "--checkpoint", "all", "--seed", "5"], cwd=REPO,
+      capture_output=True, text=True, timeout=300)
   assert everything.returncode == 0, everything.stderr[-2000:]
   rows = open(f"{exp_dir}/eval/all_seed5.csv").read().splitlines()
   assert rows[0] == "train_step,checkpoint,mean_return,std_return"
-  assert [int(row.split(",")[0]) for row in rows[1:]] == [
-      int(name.rsplit("_", 1)[1]) for name in checkpoints]
+  assert [int(row.split(",")[0])
+          for row in rows[1:]] == [int(name.rsplit("_", 1)[1]) for name in checkpoints]
   assert open(f"{exp_dir}/eval/all_seed5.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
   # robustness grid over Pendulum's gravity: a CSV row per cell and a PNG
-  grid = subprocess.run(command[:-6] + ["--num_episodes", "2", "--seed", "5", "--grid",
-                                        "g=6:12:3"],
+  grid = subprocess.run(command[:-6] + ["--num_episodes", "2", "--seed", "5", "--grid", "g=6:12:3"],
                         cwd=REPO, capture_output=True, text=True, timeout=300)
   assert grid.returncode == 0, grid.stderr[-2000:]
   base = f"{exp_dir}/eval/robustness_policy_checkpoint_0000000200_g_seed5"
@@ -152,17 +154,17 @@ def test_tiny_training_run_with_two_workers(tmp_path):
   assert [float(row.split(",")[0]) for row in rows[1:]] == [6.0, 9.0, 12.0]
   assert all(float(row.split(",")[-1]) == 50 for row in rows[1:])  # 50-step episodes
   assert open(base + ".png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
-  bad_grid = subprocess.run(command[:-6] + ["--grid", "mass=1,2"], cwd=REPO,
-                            capture_output=True, text=True, timeout=120)
+  bad_grid = subprocess.run(command[:-6] + ["--grid", "mass=1,2"], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
   assert bad_grid.returncode == 2 and bad_grid.stderr.strip().splitlines()[-1].startswith(
       "error: --grid: mass: unknown set_state key 'mass' for Pendulum-v1"), bad_grid.stderr
 
   # training curves: written by the launcher at the end, and by the plot script for 2 runs
   assert open(f"{exp_dir}/training.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
   assert "training curves:" in result.stdout
-  plot = subprocess.run([command[0], "scripts/plot_training.py", exp_dir, exp_dir, "-o",
-                         str(tmp_path / "both.png")], cwd=REPO, capture_output=True, text=True,
-                        timeout=120)
+  plot = subprocess.run([
+      command[0], "scripts/plot_training.py", exp_dir, exp_dir, "-o",
+      str(tmp_path / "both.png")], cwd=REPO, capture_output=True, text=True, timeout=120)
   assert plot.returncode == 0, plot.stderr
   assert (tmp_path / "both.png").stat().st_size > 10_000
 
@@ -182,8 +184,8 @@ def start(variables):
 
 
 def test_ctrl_c_stops_everything_and_the_same_command_resumes(tmp_path):
-  config = write_config(tmp_path, {"num_iterations": 100000, "min_size_to_sample": 100,
-                                   "learner_checkpoint_interval": 50})
+  config = write_config(tmp_path, {
+      "num_iterations": 100000, "min_size_to_sample": 100, "learner_checkpoint_interval": 50})
   variables = write_variables(tmp_path, config)
   exp_dir = str(tmp_path / "logs" / "run")
   process = start(variables)
@@ -215,10 +217,11 @@ def test_ctrl_c_stops_everything_and_the_same_command_resumes(tmp_path):
 
   # --fresh starts over and moves the old run aside, never deleting it
   old_metrics = open(f"{exp_dir}/metrics.jsonl").read()
-  process = subprocess.Popen([os.path.join(REPO, "run_script.sh"), variables, "--fresh"],
-                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-  wait_for(lambda: os.path.exists(f"{exp_dir}/run_info.json")
-           and not json.load(open(f"{exp_dir}/run_info.json"))["resumed"], 120, "the fresh run")
+  process = subprocess.Popen([os.path.join(REPO, "run_script.sh"), variables, "--fresh"], cwd=REPO,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  wait_for(
+      lambda: os.path.exists(f"{exp_dir}/run_info.json") and not json.load(
+          open(f"{exp_dir}/run_info.json"))["resumed"], 120, "the fresh run")
   process.send_signal(signal.SIGTERM)
   output, _ = process.communicate(timeout=60)
   assert "--fresh: moved the previous run aside to" in output and "new run in" in output
@@ -243,11 +246,11 @@ def test_chaos_kill_worker_server_and_learner_then_sigterm_and_resume(tmp_path):
   itself within 60 s, train_step never goes backwards, replay data of the last checkpoint comes
   back; then SIGTERM the launcher and run the same command: it resumes and finishes (exit 0,
   final policy checkpoint)."""
-  config = write_config(tmp_path, {"num_iterations": 100000, "min_size_to_sample": 100,
-                                   "replay_checkpoint_interval_seconds": 2.0,
-                                   "learner_checkpoint_interval": 100000,
-                                   "learner_checkpoint_interval_seconds": 3.0,
-                                   "policy_checkpoint_interval": 100000})
+  config = write_config(
+      tmp_path, {
+          "num_iterations": 100000, "min_size_to_sample": 100,
+          "replay_checkpoint_interval_seconds": 2.0, "learner_checkpoint_interval": 100000,
+          "learner_checkpoint_interval_seconds": 3.0, "policy_checkpoint_interval": 100000})
   variables = write_variables(tmp_path, config)
   exp_dir = str(tmp_path / "logs" / "run")
 
@@ -264,8 +267,10 @@ def test_chaos_kill_worker_server_and_learner_then_sigterm_and_resume(tmp_path):
     killed_at = time.time()
     for pid in pids_of("sac_collect.py", exp_dir):
       os.kill(pid, signal.SIGKILL)
-    recovered("killing the worker", lambda: restarts("worker_0") and any(
-        r["time"] > killed_at + 2 for r in records(exp_dir, "worker_0")))
+    recovered(
+        "killing the worker",
+        lambda: restarts("worker_0") and any(r["time"] > killed_at + 2
+                                             for r in records(exp_dir, "worker_0")))
     assert "start (restart 1)" in open(f"{exp_dir}/logs/worker_0.log").read()
 
     # 2. the replay server, once it has written a checkpoint
@@ -300,11 +305,11 @@ def test_chaos_kill_worker_server_and_learner_then_sigterm_and_resume(tmp_path):
   stopped_at = learner_step(exp_dir)
 
   # 4. SIGTERM above; the same command resumes. A shorter budget lets the resumed run finish.
-  write_config(tmp_path, {"num_iterations": stopped_at // 10 + 30, "min_size_to_sample": 100,
-                          "replay_checkpoint_interval_seconds": 2.0,
-                          "learner_checkpoint_interval": 100000,
-                          "learner_checkpoint_interval_seconds": 3.0,
-                          "policy_checkpoint_interval": 100000})
+  write_config(
+      tmp_path, {
+          "num_iterations": stopped_at // 10 + 30, "min_size_to_sample": 100,
+          "replay_checkpoint_interval_seconds": 2.0, "learner_checkpoint_interval": 100000,
+          "learner_checkpoint_interval_seconds": 3.0, "policy_checkpoint_interval": 100000})
   final = subprocess.run([os.path.join(REPO, "train_script.sh"), variables], cwd=REPO,
                          capture_output=True, text=True, timeout=300)
   assert final.returncode == 0, final.stdout[-3000:] + final.stderr[-3000:]
@@ -312,15 +317,16 @@ def test_chaos_kill_worker_server_and_learner_then_sigterm_and_resume(tmp_path):
   steps = [r["train_step"] for r in records(exp_dir, "learner")]
   assert steps == sorted(steps) and steps[-1] == (stopped_at // 10 + 30) * 10
   resumed_log = open(f"{exp_dir}/logs/learner.log").read().split("=== ")[-1]
-  resumed_from = int(resumed_log.split("resumed from the learner checkpoint at train_step ")[1]
-                     .split()[0])
+  resumed_from = int(
+      resumed_log.split("resumed from the learner checkpoint at train_step ")[1].split()[0])
   assert resumed_from >= stopped_at - 10  # saved on SIGTERM (less the last partial iteration)
-  final_checkpoints = [line for line in open(f"{exp_dir}/logs/replay_buffer.log").read()
-                       .splitlines() if "final replay checkpoint on SIGTERM" in line]
+  final_checkpoints = [
+      line for line in open(f"{exp_dir}/logs/replay_buffer.log").read().splitlines()
+      if "final replay checkpoint on SIGTERM" in line]
   saved = int(final_checkpoints[0].split("(at least ")[1].split()[0])
   assert replay_sizes(exp_dir, "the replay table holds ")[-1] >= saved > 0
   checkpoints = sorted(os.listdir(f"{exp_dir}/policies/checkpoints"))
-  assert checkpoints[-1] == "policy_checkpoint_%010d" % steps[-1]
+  assert checkpoints[-1] == f"policy_checkpoint_{steps[-1]:010d}"
   assert not leftover_processes(exp_dir)
 
 
@@ -332,9 +338,9 @@ def test_a_replay_server_gone_past_the_limit_stops_the_run_with_a_clear_error(tm
   variables = write_variables(tmp_path, config)
   address = f"127.0.0.1:{free_port()}"
   started = time.monotonic()
-  result = subprocess.run([os.path.join(REPO, "train_script.sh"), variables, "--role", "workers",
-                           "--replay_address", address, "--worker_ids", "0"], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+  result = subprocess.run([
+      os.path.join(REPO, "train_script.sh"), variables, "--role", "workers", "--replay_address",
+      address, "--worker_ids", "0"], cwd=REPO, capture_output=True, text=True, timeout=120)
   assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
   assert time.monotonic() - started < 60
   assert (f"worker_0 lost the replay server at {address} for longer than "

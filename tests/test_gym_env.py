@@ -101,7 +101,7 @@ def test_set_state_set_before_first_reset():
 def test_generic_set_state_rejects_unknown_keys_and_bad_values():
   env = GymnasiumEnvironment(tiny_env.ENV_ID)
   assert env.state_keys() == ["target"]
-  with pytest.raises(ValueError, match="unknown set_state key 'mass'.*known: target"):
+  with pytest.raises(ValueError, match=r"unknown set_state key 'mass'.*known: target"):
     env.set_state({"mass": 1.0})
   with pytest.raises(ValueError, match="target must be in"):
     env.set_state({"target": 5.0})
@@ -117,8 +117,7 @@ def test_lunar_lander_set_state_changes_physics_at_reset():
   env.seed(3)
   env.reset()
   lander = env.gym_env.unwrapped
-  env.set_state({"gravity": -5.0, "enable_wind": True, "wind_power": 5.0,
-                 "turbulence_power": 0.5})
+  env.set_state({"gravity": -5.0, "enable_wind": True, "wind_power": 5.0, "turbulence_power": 0.5})
   env.step(np.zeros(2, np.float32))  # mid-episode: the old world and no wind go on
   assert lander.world.gravity[1] == pytest.approx(-10.0) and not lander.enable_wind
   env.reset()
@@ -127,9 +126,8 @@ def test_lunar_lander_set_state_changes_physics_at_reset():
   for _ in range(5):
     env.step(np.zeros(2, np.float32))  # wind applied without error
   state = env.get_state()
-  assert {key: state[key] for key in ("gravity", "enable_wind", "wind_power",
-                                      "turbulence_power")} == {
-      "gravity": -5.0, "enable_wind": True, "wind_power": 5.0, "turbulence_power": 0.5}
+  assert {key: state[key] for key in ("gravity", "enable_wind", "wind_power", "turbulence_power")
+         } == {"gravity": -5.0, "enable_wind": True, "wind_power": 5.0, "turbulence_power": 0.5}
   assert state["gravity_spread"] == 0.0 and state["wind_probability"] is None
 
 
@@ -144,8 +142,7 @@ def test_lunar_lander_set_state_changes_physics_at_reset():
     ({"gravity_spread": -1.0}, "gravity_spread must be in [0, 12.0]"),
     ({"turbulence_power_spread": 3.0}, "turbulence_power_spread must be in [0, 2.0]"),
     ({"wind_power_distribution": "gamma"}, "must be one of uniform, normal"),
-    ({"wind_probability": 1.5}, "wind_probability must be null or in [0, 1]"),
-])
+    ({"wind_probability": 1.5}, "wind_probability must be null or in [0, 1]"),])
 def test_lunar_lander_rejects_bad_state(state, words):
   env = LunarLanderEnvironment()
   with pytest.raises(ValueError) as error:
@@ -172,14 +169,15 @@ def test_lunar_lander_seeded_episodes_repeat():
 
 def test_generic_params_report_unusable_envs_against_the_config(tmp_path):
   import json
+
   from conftest import REPO
   from sac_system.errors import UserInputError
   from sac_system.train_params_base import load_params
   gym_params = f"{REPO}/sac_system/envs/gym_params.py"
-  for content, key, words in (
-      ({"env_id": "CartPole-v1"}, "env_id", "needs a continuous Box action space"),
-      ({"env_id": "Pendulum-v1", "env_kwargs": {"mass": 2}}, "env_kwargs",
-       "Pendulum-v1 rejects {'mass': 2}: TypeError")):
+  for content, key, words in (({"env_id": "CartPole-v1"}, "env_id",
+                               "needs a continuous Box action space"),
+                              ({"env_id": "Pendulum-v1", "env_kwargs": {"mass": 2}}, "env_kwargs",
+                               "Pendulum-v1 rejects {'mass': 2}: TypeError")):
     config = tmp_path / "c.json"
     config.write_text(json.dumps(content))
     params = load_params(gym_params, str(config))

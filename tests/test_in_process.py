@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 import tiny_env
-from conftest import REPO, free_port, write_config
+from conftest import REPO
+from conftest import free_port
+from conftest import write_config
 from sac_system import constants
 from sac_system import metrics
 from sac_system.train_params_base import load_params
@@ -66,8 +68,7 @@ def test_worker_collects_and_learner_trains_and_worker_pulls_new_weights(params,
 
   worker.run_iteration()
   assert worker.last_train_step == learner.step
-  for pulled, learned in zip(worker.policy_variables,
-                             learner.agent.collect_policy.variables()):
+  for pulled, learned in zip(worker.policy_variables, learner.agent.collect_policy.variables()):
     np.testing.assert_array_equal(pulled.numpy(), learned.numpy())
 
   learner.report()
@@ -75,8 +76,7 @@ def test_worker_collects_and_learner_trains_and_worker_pulls_new_weights(params,
   record = metrics.read_records(exp_dir, constants.LEARNER_PROGRAM)[-1]
   assert record["train_step"] == learner.step and np.isfinite(record["learner/critic_loss"])
   checkpoints = os.path.join(exp_dir, "policies", "checkpoints")
-  assert os.path.isdir(os.path.join(checkpoints,
-                                    constants.POLICY_CHECKPOINT_FORMAT % learner.step))
+  assert os.path.isdir(os.path.join(checkpoints, constants.POLICY_CHECKPOINT_FORMAT % learner.step))
   assert not [name for name in os.listdir(checkpoints) if "partial" in name]
   learner.save()  # saving the same train_step again replaces it in place
   assert sorted(os.listdir(checkpoints))[-1] == constants.POLICY_CHECKPOINT_FORMAT % learner.step
@@ -130,8 +130,11 @@ def test_a_dead_replay_server_gives_a_bounded_wait_and_a_named_error(params, tmp
   """Reverb's client would block forever on a dead server; pulls and pushes give up after
   replay_server_timeout_seconds with an error naming the server."""
   import time
+
   import tensorflow as tf
-  from sac_system import deadlines, replay_buffer
+
+  from sac_system import deadlines
+  from sac_system import replay_buffer
   server = replay_buffer.make_server(params, exp_dir=None, port=free_port())
   address = f"127.0.0.1:{server.port}"
   train_step = tf.Variable(7, dtype=tf.int64)
@@ -154,8 +157,10 @@ def test_replay_checkpoint_interrupted_mid_write_falls_back_to_the_previous_one(
   """Reverb marks a finished checkpoint with DONE; a newer directory without it (a server killed
   while writing) is skipped at restore and the previous checkpoint's data comes back."""
   import reverb
+
   from sac_system import replay_buffer
-  from sac_system.replay_buffer import ReplayWriter, TransitionCodec
+  from sac_system.replay_buffer import ReplayWriter
+  from sac_system.replay_buffer import TransitionCodec
   server = replay_buffer.make_server(params, exp_dir=str(tmp_path), port=free_port())
   client = server.localhost_client()
   codec = TransitionCodec.for_agent(params, params.build_agent())
@@ -199,6 +204,7 @@ class FakeVariables:
 
 
 class RecordingWriter:
+
   def __init__(self):
     self.items = []
 
@@ -214,13 +220,14 @@ class RecordingWriter:
 
 @pytest.mark.parametrize("eval_follows", [False, True])
 def test_worker_loop_curriculum_evaluation_and_end(tmp_path, eval_follows):
-  config = write_config(tmp_path, {"eval_interval": 3, "train_steps_per_iteration": 10,
-                                   "num_iterations": 8},
+  config = write_config(tmp_path,
+                        {"eval_interval": 3, "train_steps_per_iteration": 10, "num_iterations": 8},
                         curriculum={"target": {"iters": [2, 4, 5], "range": [0.0, 1.0]}})
   with open(config) as config_file:
     content = json.load(config_file)
-  content.update({"env_id": tiny_env.ENV_ID, "env_kwargs": {"target": -0.5},
-                  "eval_follows_curriculum": eval_follows})
+  content.update({
+      "env_id": tiny_env.ENV_ID, "env_kwargs": {"target": -0.5},
+      "eval_follows_curriculum": eval_follows})
   content.pop("max_episode_steps")
   with open(config, "w") as config_file:
     json.dump(content, config_file)
@@ -233,21 +240,23 @@ def test_worker_loop_curriculum_evaluation_and_end(tmp_path, eval_follows):
                   reporter=metrics.MetricsReporter(str(tmp_path), "worker_0"))
   applied = []
   original = worker.collect_env.set_state
-  worker.collect_env.set_state = lambda state: (applied.append((source.pulls, dict(state))),
-                                                original(state))
+  worker.collect_env.set_state = lambda state: (applied.append(
+      (source.pulls, dict(state))), original(state))
   acted = []  # (how, pull count) of every batch of actions
 
   class RandomSpy:
+
     def __init__(self, rng):
       self.rng = rng
 
     def uniform(self, *args, **kwargs):
       acted.append(("random", source.pulls))
       return self.rng.uniform(*args, **kwargs)
+
   worker._random_actions = RandomSpy(worker._random_actions)
   policy_actions = worker.collect_policy.actions
-  worker.collect_policy.actions = lambda observations: (
-      acted.append(("policy", source.pulls)), policy_actions(observations))[1]
+  worker.collect_policy.actions = lambda observations: (acted.append(
+      ("policy", source.pulls)), policy_actions(observations))[1]
   worker.run()
   # iteration 4 reaches the entries at 2 and 4 together (0.5 applied), iteration 6 reaches 5
   assert applied == [(4, {"target": 0.5}), (5, {"target": 1.0})]
@@ -281,15 +290,19 @@ def test_replay_items_hold_vector_steps_and_unpack_to_what_sac_trains_on(
   import reverb
   import tensorflow as tf
   from tf_agents.trajectories import trajectory
+
   from sac_system import workers
-  from sac_system.replay_buffer import COLUMN, ReplayWriter, TransitionCodec
+  from sac_system.replay_buffer import COLUMN
+  from sac_system.replay_buffer import ReplayWriter
+  from sac_system.replay_buffer import TransitionCodec
   from sac_system.workers import Worker
   if not numpy_actor:  # as for a params file whose actor the numpy copy does not mirror
     monkeypatch.setattr(workers, "matches_tf_policy", lambda *args: False)
   # 3 vector steps per collect call (7 env steps asked of 3 envs, 3 of 1), 3 calls
-  config = write_config(tmp_path, {"envs_per_worker": envs, "steps_per_item": steps,
-                                   "collect_steps_per_iteration": 7 if envs == 3 else 3},
-                        env_kwargs={"target": 1.0})
+  config = write_config(
+      tmp_path, {
+          "envs_per_worker": envs, "steps_per_item": steps,
+          "collect_steps_per_iteration": 7 if envs == 3 else 3}, env_kwargs={"target": 1.0})
   with open(config) as config_file:
     content = json.load(config_file)
   content.update({"env_id": tiny_env.ENV_ID, "max_episode_steps": 3})
@@ -300,7 +313,8 @@ def test_replay_items_hold_vector_steps_and_unpack_to_what_sac_trains_on(
   table = reverb.Table(constants.REPLAY_TABLE, sampler=reverb.selectors.Fifo(),
                        remover=reverb.selectors.Fifo(), max_size=1000, max_times_sampled=1,
                        rate_limiter=reverb.rate_limiters.MinSize(1),
-                       signature=TransitionCodec.for_agent(params, agent).item_signature())  # in order
+                       signature=TransitionCodec.for_agent(params,
+                                                           agent).item_signature())  # in order
   server = reverb.Server([table], port=free_port())
   try:
     writer = ReplayWriter(reverb.Client(f"127.0.0.1:{server.port}"))
@@ -309,11 +323,13 @@ def test_replay_items_hold_vector_steps_and_unpack_to_what_sac_trains_on(
     assert isinstance(worker.collect_policy, workers.NumpyActorPolicy) == numpy_actor
     made = [[] for _ in worker.collect_envs]  # (time step, action, next time step) per env
     for index, env in enumerate(worker.collect_envs):
+
       def recording_step(action, env=env, index=index, step=env.step):
         before = env.current_time_step()
         after = step(action)
         made[index].append((before, np.array(action), after))
         return after
+
       env.step = recording_step
     for train_step in (0, 0, 5):  # random actions, then the collect policy
       worker.collect(train_step)

@@ -20,8 +20,8 @@ def test_progress_line_follows_metrics_incrementally(tmp_path):
   MetricsReporter(exp_dir, "learner").report(1200, 12, 3000, {
       "throughput/grad_steps_per_second": 98.4, "learner/critic_loss": 1.0})
   for worker, steps in (("worker_0", 1500), ("worker_1", 1600)):
-    MetricsReporter(exp_dir, worker).report(1100, 11, steps, {
-        "throughput/env_steps_per_second": 50.0})
+    MetricsReporter(exp_dir, worker).report(1100, 11, steps,
+                                            {"throughput/env_steps_per_second": 50.0})
   MetricsReporter(exp_dir, "worker_1").report(1000, 10, 1600, {"eval/average_return": -12.5})
   with open(os.path.join(exp_dir, "metrics.jsonl"), "a") as metrics_file:
     metrics_file.write('{"source": "worker_0", "train_')  # a record being written
@@ -53,7 +53,7 @@ def test_check_exp_dir(tmp_path):
   (tmp_path / "old").mkdir()
   assert launcher.check_exp_dir(str(tmp_path / "old"), "v.sh") is True
   (tmp_path / "file").write_text("x")
-  with pytest.raises(UserInputError, match="SAC_EXP_NAME: .* is not a directory"):
+  with pytest.raises(UserInputError, match=r"SAC_EXP_NAME: .* is not a directory"):
     launcher.check_exp_dir(str(tmp_path / "file"), "v.sh")
 
 
@@ -61,6 +61,7 @@ def test_restart_back_off_and_crash_loop(tmp_path, monkeypatch):
   monkeypatch.setattr(launcher.Program, "start", lambda self: setattr(self, "restart_at", None))
 
   class Exited:
+
     def __init__(self, code):
       self.code = code
       self.pid = -1
@@ -69,11 +70,13 @@ def test_restart_back_off_and_crash_loop(tmp_path, monkeypatch):
       return self.code
 
   class FakeLauncher(launcher.Launcher):
+
     def __init__(self):
       self.exp_dir = str(tmp_path)
       self.progress = launcher.Progress(str(tmp_path), 10)
-      self.programs = [launcher.Program(name, [], (0,), str(tmp_path / f"{name}.log"))
-                       for name in ("replay_buffer", "learner", "worker_0")]
+      self.programs = [
+          launcher.Program(name, [], (0,), str(tmp_path / f"{name}.log"))
+          for name in ("replay_buffer", "learner", "worker_0")]
       self.server, self.learner, *self.workers = self.programs
       for program in self.programs:
         program.process = Exited(None)
@@ -108,16 +111,18 @@ def test_restart_back_off_and_crash_loop(tmp_path, monkeypatch):
 
 def test_capacity_check(tmp_path):
   from sac_system.training_variables import validate_variables
-  base = {"SAC_PARAMS": "p.py", "SAC_CONFIG": "c.json", "SAC_EXP_NAME": "x",
-          "SAC_REVERB_CPUS": "1", "SAC_TRAIN_CPUS": "1", "SAC_COLLECT_WORKER_CPUS": "1"}
+  base = {
+      "SAC_PARAMS": "p.py", "SAC_CONFIG": "c.json", "SAC_EXP_NAME": "x", "SAC_REVERB_CPUS": "1",
+      "SAC_TRAIN_CPUS": "1", "SAC_COLLECT_WORKER_CPUS": "1"}
 
   def variables(workers):
     return validate_variables({**base, "SAC_NUM_COLLECT_WORKERS": str(workers)}, "v.sh",
                               str(tmp_path), check_files=False)
 
   launcher.check_capacity(variables(16), allowed_cpus=2, memory_total_mb=24_000)
-  with pytest.raises(UserInputError, match=r"v.sh: SAC_NUM_COLLECT_WORKERS: 17 workers cannot "
-                                           r"run on the 2 CPU\(s\)"):
+  with pytest.raises(
+      UserInputError, match=r"v.sh: SAC_NUM_COLLECT_WORKERS: 17 workers cannot "
+      r"run on the 2 CPU\(s\)"):
     launcher.check_capacity(variables(17), allowed_cpus=2, memory_total_mb=24_000)
   with pytest.raises(UserInputError, match="need about 5000 MB but this machine has 4000 MB"):
     launcher.check_capacity(variables(8), allowed_cpus=64, memory_total_mb=4000)
@@ -137,14 +142,15 @@ def test_move_aside_keeps_the_old_run(tmp_path):
 
 def test_too_little_disk_space_is_refused(tmp_path, monkeypatch):
   usage = launcher.shutil.disk_usage(str(tmp_path))
-  monkeypatch.setattr(launcher.shutil, "disk_usage",
-                      lambda _: usage._replace(free=100 * 2**20))
+  monkeypatch.setattr(launcher.shutil, "disk_usage", lambda _: usage._replace(free=100 * 2**20))
   with pytest.raises(UserInputError, match="SAC_LOGS_DIR: only 100 MB free"):
     launcher.check_exp_dir(str(tmp_path / "run"), "v.sh")
 
 
-@pytest.mark.parametrize("name", sorted(n for n in os.listdir(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))) if n.startswith("training_variables")))
+@pytest.mark.parametrize(
+    "name",
+    sorted(n for n in os.listdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+           if n.startswith("training_variables")))
 def test_shipped_variables_pass_every_pre_start_check(name, repo):
   """Params, config, both environments and every curriculum value of each shipped file."""
   from sac_system.training_variables import load_training_variables
@@ -161,7 +167,8 @@ def test_shipped_variables_pass_every_pre_start_check(name, repo):
 def test_resume_refuses_changed_table_definitions(tmp_path, repo):
   """A resumed run must keep what its replay and learner checkpoints were made with; other
   hyperparameters (e.g. num_iterations) may change."""
-  from conftest import write_config, write_variables
+  from conftest import write_config
+  from conftest import write_variables
   from sac_system.training_variables import load_training_variables
   config = write_config(tmp_path)
   variables = load_training_variables(write_variables(tmp_path, config), repo)
@@ -177,7 +184,7 @@ def test_resume_refuses_changed_table_definitions(tmp_path, repo):
   from sac_system.replay_buffer import REPLAY_FORMAT
   with open(os.path.join(variables.exp_dir, "run_info.json"), "w") as info_file:
     json.dump({**info, "replay_format": REPLAY_FORMAT - 1}, info_file)
-  with pytest.raises(UserInputError, match="replay_format: 2: .*--fresh"):  # one item per env step
+  with pytest.raises(UserInputError, match=r"replay_format: 2: .*--fresh"):  # one item per env step
     launcher.check_resume_compatible(variables, params)
   with open(os.path.join(variables.exp_dir, "run_info.json"), "w") as info_file:
     json.dump({**info, "replay_format": REPLAY_FORMAT}, info_file)
@@ -187,8 +194,10 @@ def test_resume_refuses_changed_table_definitions(tmp_path, repo):
     launcher.check_resume_compatible(variables, launcher.check_params(variables))
   # items of 4 transitions: 4 envs x 1 step may become 2 envs x 2 steps, not 2 x 1
   with open(os.path.join(variables.exp_dir, "run_info.json"), "w") as info_file:
-    json.dump({"hyperparameters": {**info["hyperparameters"], "envs_per_worker": 4},
-               "replay_format": REPLAY_FORMAT}, info_file)
+    json.dump(
+        {
+            "hyperparameters": {**info["hyperparameters"], "envs_per_worker": 4},
+            "replay_format": REPLAY_FORMAT}, info_file)
   write_config(tmp_path, {"envs_per_worker": 2, "steps_per_item": 2})
   launcher.check_resume_compatible(variables, launcher.check_params(variables))
   write_config(tmp_path, {"envs_per_worker": 2})

@@ -12,22 +12,23 @@ HEAVY = ("tensorflow", "reverb", "tf_agents")
 def imported_heavy_modules(modules):
   code = (f"import sys\nimport {', '.join(modules)}\n"
           f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))")
-  result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+  result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
   assert result.returncode == 0, result.stderr[-2000:]
   return result.stdout.strip()
 
 
-@pytest.mark.parametrize("modules", [
-    # the pure modules: their tests run in milliseconds, and the launcher's checks stay light
-    ["sac_system.curriculum", "sac_system.cpu_allocation", "sac_system.train_params_base",
-     "sac_system.training_variables", "sac_system.metrics", "sac_system.constants",
-     "sac_system.errors", "sac_system.files", "sac_system.seeds", "sac_system.deadlines",
-     "sac_system.program", "sac_system.envs.lunar_lander_physics",
-     "sac_system.envs.lunar_lander_params", "sac_system.envs.gym_params"],
-    # offline evaluation and what it shares with the workers
-    ["sac_system.evaluation", "sac_system.episodes"],
-])
+@pytest.mark.parametrize(
+    "modules",
+    [
+        # the pure modules: their tests run in milliseconds, and the launcher's checks stay light
+        [
+            "sac_system.curriculum", "sac_system.cpu_allocation", "sac_system.train_params_base",
+            "sac_system.training_variables", "sac_system.metrics", "sac_system.constants",
+            "sac_system.errors", "sac_system.files", "sac_system.seeds", "sac_system.deadlines",
+            "sac_system.program", "sac_system.envs.lunar_lander_physics",
+            "sac_system.envs.lunar_lander_params", "sac_system.envs.gym_params"],
+        # offline evaluation and what it shares with the workers
+        ["sac_system.evaluation", "sac_system.episodes"],])
 def test_modules_import_neither_tensorflow_nor_reverb(modules):
   assert imported_heavy_modules(modules) == ""
 

@@ -5,7 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from conftest import REPO, write_config
+from conftest import REPO
+from conftest import write_config
 from sac_system.train_params_base import load_params
 
 
@@ -68,7 +69,9 @@ def test_an_actor_of_another_shape_is_reported_and_a_crash_is_raised(tmp_path):
   assert not matches_tf_policy(collect, deeper_agent, deeper_agent.time_step_spec.observation)
 
   class Broken:
+
     def mean_and_std(self, observations):
       raise RuntimeError("a bug in the numpy actor")
+
   with pytest.raises(RuntimeError, match="a bug in the numpy actor"):
     matches_tf_policy(Broken(), agent, env.observation_spec())

@@ -8,15 +8,15 @@ from conftest import REPO
 
 
 def pins(lines):
-  return {re.split(r"[<>=\[ ]", line.strip(), 1)[0].lower(): line.strip()
-          for line in lines if line.strip() and not line.strip().startswith("#")}
+  return {
+      re.split(r"[<>=\[ ]", line.strip(), maxsplit=1)[0].lower(): line.strip() for line in lines
+      if line.strip() and not line.strip().startswith("#")}
 
 
 def test_requirements_and_environment_yml_list_the_same_pins():
   requirements = pins(open(os.path.join(REPO, "requirements.txt")).read().splitlines())
   environment = open(os.path.join(REPO, "environment.yml")).read()
-  conda = pins(line.strip()[2:] for line in environment.splitlines()
-               if line.startswith("      - "))
+  conda = pins(line.strip()[2:] for line in environment.splitlines() if line.startswith("      - "))
   assert requirements == conda
   assert "name: sac_system" in environment
   for pinned in ("tensorflow==2.15.1", "tf-keras==2.15.1", "tensorflow-probability==0.23.0",
@@ -34,16 +34,17 @@ def test_ci_runs_the_readme_test_command():
 
 def repository_files():
   """The files of the repository: tracked, or new and not ignored."""
-  return set(subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-                            cwd=REPO, capture_output=True, text=True, check=True).stdout.split())
+  return set(
+      subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                     capture_output=True, text=True, check=True).stdout.split())
 
 
 def cited_texts():
   """(name, text) of every file that cites paths to a reader: the README, the docs, the
   benchmark notes, and every source, script, config and variables file."""
   for name in sorted(repository_files()):
-    if name.endswith((".md", ".py", ".sh", ".sbatch", ".txt", ".yml", ".toml", ".yaml")) or (
-        name == ".ci/run"):
+    if name.endswith(
+        (".md", ".py", ".sh", ".sbatch", ".txt", ".yml", ".toml", ".yaml")) or (name == ".ci/run"):
       with open(os.path.join(REPO, name), errors="replace") as cited:
         yield name, cited.read()
 

@@ -16,19 +16,22 @@ def write_run(exp_dir, curriculum=False):
   with open(os.path.join(exp_dir, "run_info.json"), "w") as info:
     json.dump({"hyperparameters": {"eval_interval": 5, "train_steps_per_iteration": 100}}, info)
   for k in range(1, 6):
-    append_record(exp_dir, {"time": 100.0 + 60 * k, "source": "learner", "train_step": 500 * k,
-                            "iteration": 5 * k, "env_steps": 1000 * k,
-                            "learner/critic_loss": 1.0 / k, "learner/actor_loss": -k,
-                            "learner/alpha": 0.5 / k})
+    append_record(
+        exp_dir, {
+            "time": 100.0 + 60 * k, "source": "learner", "train_step": 500 * k, "iteration": 5 * k,
+            "env_steps": 1000 * k, "learner/critic_loss": 1.0 / k, "learner/actor_loss": -k,
+            "learner/alpha": 0.5 / k})
     for worker, offset in (("worker_0", 0), ("worker_1", 10)):
-      record = {"time": 130.0 + 60 * k, "source": worker, "train_step": 500 * k + offset,
-                "iteration": 5 * k, "env_steps": 500 * k,
-                "eval/average_return": 10.0 * k + offset, "collect/average_return": -k}
+      record = {
+          "time": 130.0 + 60 * k, "source": worker, "train_step": 500 * k + offset,
+          "iteration": 5 * k, "env_steps": 500 * k, "eval/average_return": 10.0 * k + offset,
+          "collect/average_return": -k}
       if curriculum:
         record["curriculum/gravity"] = -6.0 - k
         record["curriculum/gravity_spread"] = 0.1 * k
-        record.update(summarize_episode_states([{"gravity": -6.0 - k - 0.1 * k},
-                                                {"gravity": -6.0 - k + 0.1 * k}]))
+        record.update(
+            summarize_episode_states([{"gravity": -6.0 - k - 0.1 * k},
+                                      {"gravity": -6.0 - k + 0.1 * k}]))
       append_record(exp_dir, record)
 
 
@@ -53,8 +56,9 @@ def test_plot_several_runs_with_curriculum(tmp_path):
     assert png.read(8) == b"\x89PNG\r\n\x1a\n"
   assert os.listdir(tmp_path / "out") == ["plot.png"]  # no temporary file left beside it
   series = plotting.load_run(str(tmp_path / "b"))
-  assert sorted(plotting._extra_keys([("b", series)])) == [  # pylint: disable=protected-access
-      "curriculum/gravity", "curriculum/gravity_spread", "randomization/gravity"]
+  assert sorted(plotting._extra_keys([
+      ("b",
+       series)])) == ["curriculum/gravity", "curriculum/gravity_spread", "randomization/gravity"]
   # randomization rows: train_step, mean, min, max of the episodes drawn between two reports
   np.testing.assert_allclose(series["randomization/gravity"][0], [500, -7.0, -7.1, -6.9])
 

@@ -9,6 +9,7 @@ from sac_system.train_params_base import TrainParamsBase
 
 
 class _Params(TrainParamsBase):
+
   def env_ctor(self, *args, **kwargs):
     raise NotImplementedError
 
@@ -16,8 +17,9 @@ class _Params(TrainParamsBase):
 @pytest.mark.parametrize("envs", [1, 3, 32])
 def test_rate_limiter_error_buffer_is_accepted_by_reverb_rules(envs):
   for spi, slack in ((256.0, 1000), (0.5, 1), (1.0, 1), (4096.0, 1)):
-    params = _Params({"hyperparameters": {"samples_per_insert": spi, "steps_per_item": envs,
-                                          "rate_limiter_slack_items": slack}})
+    params = _Params({
+        "hyperparameters": {
+            "samples_per_insert": spi, "steps_per_item": envs, "rate_limiter_slack_items": slack}})
     buffer = replay_buffer.rate_limiter_error_buffer(params)
     # Reverb requires max_diff - min_diff = 2 * error_buffer >= 2 * max(1, samples_per_insert)
     assert buffer >= max(1.0, spi)
@@ -25,11 +27,13 @@ def test_rate_limiter_error_buffer_is_accepted_by_reverb_rules(envs):
     assert buffer == max(-(-slack // envs) * spi, 1.0, spi)
 
 
-@pytest.mark.parametrize("envs, steps", [(1, 1), (2, 1), (3, 1), (1, 7), (4, 8), (32, 1),
-                                         (1000, 1), (10, 100)])
+@pytest.mark.parametrize("envs, steps", [(1, 1), (2, 1), (3, 1), (1, 7), (4, 8), (32, 1), (1000, 1),
+                                         (10, 100)])
 def test_replay_sizes_in_transitions_become_whole_items(envs, steps):
-  params = _Params({"hyperparameters": {"envs_per_worker": envs, "steps_per_item": steps,
-                                        "replay_capacity": 1000, "min_size_to_sample": 100}})
+  params = _Params({
+      "hyperparameters": {
+          "envs_per_worker": envs, "steps_per_item": steps, "replay_capacity": 1000,
+          "min_size_to_sample": 100}})
   per_item = envs * steps
   # capacity: the whole items that fit; never more transitions than replay_capacity
   capacity = replay_buffer.replay_capacity_items(params)
@@ -45,9 +49,10 @@ def test_replay_sizes_in_transitions_become_whole_items(envs, steps):
 
 def test_the_replay_table_is_built_from_the_params():
   """The table Reverb gets: capacity, warm-up and rate limiter in items, the packed column."""
-  params = _Params({"hyperparameters": {"envs_per_worker": 2, "steps_per_item": 16,
-                                        "replay_capacity": 10_000, "min_size_to_sample": 100,
-                                        "samples_per_insert": 64.0}})
+  params = _Params({
+      "hyperparameters": {
+          "envs_per_worker": 2, "steps_per_item": 16, "replay_capacity": 10_000,
+          "min_size_to_sample": 100, "samples_per_insert": 64.0}})
   import tensorflow as tf
   signature = {replay_buffer.COLUMN: tf.TensorSpec([None, 32, 9], tf.float32)}
   table = replay_buffer.make_replay_table(params, signature)
@@ -70,4 +75,5 @@ def test_a_run_from_before_the_rename_keeps_its_replay_checkpoints(tmp_path):
   assert not (tmp_path / "reverb").exists()
   (tmp_path / "reverb").mkdir()
   assert replay_buffer.checkpoint_dir(str(tmp_path)) == path
-  assert (tmp_path / "reverb").exists() and (tmp_path / "replay_buffer" / "2026-01-01T00:00:00").exists()
+  assert (tmp_path / "reverb").exists() and (tmp_path / "replay_buffer"
+                                             / "2026-01-01T00:00:00").exists()

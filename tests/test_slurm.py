@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from conftest import REPO, write_config, write_variables
+from conftest import REPO
+from conftest import write_config
+from conftest import write_variables
 
 pytestmark = pytest.mark.slow
 
@@ -24,8 +26,7 @@ def slurm_cluster():
 
 
 def job_state(job_id):
-  result = subprocess.run(["scontrol", "show", "job", str(job_id)], capture_output=True,
-                          text=True)
+  result = subprocess.run(["scontrol", "show", "job", str(job_id)], capture_output=True, text=True)
   fields = dict(re.findall(r"(\w+)=(\S+)", result.stdout))
   return fields
 
@@ -44,17 +45,18 @@ def wait_for_job(job_id, timeout):
 
 def submit(script, variables, tmp_path):
   """Submits `script` as a user would; returns the sizing job's output once it completed."""
-  result = subprocess.run(["sbatch", "--parsable", f"--output={tmp_path}/sizing-%j.out",
-                           f"scripts/{script}", str(variables)],
-                          cwd=REPO, capture_output=True, text=True, timeout=60)
+  result = subprocess.run([
+      "sbatch", "--parsable", f"--output={tmp_path}/sizing-%j.out", f"scripts/{script}",
+      str(variables)], cwd=REPO, capture_output=True, text=True, timeout=60)
   assert result.returncode == 0, result.stderr
   job = result.stdout.strip().split(";")[0]
   fields = wait_for_job(job, 120)
   return fields, (tmp_path / f"sizing-{job}.out").read_text()
 
 
-TINY = {"num_iterations": 10, "min_size_to_sample": 100, "eval_interval": 5,
-        "policy_checkpoint_interval": 50}
+TINY = {
+    "num_iterations": 10, "min_size_to_sample": 100, "eval_interval": 5,
+    "policy_checkpoint_interval": 50}
 
 
 def test_sbatch_runs_the_training_job(slurm_cluster, tmp_path):
@@ -90,13 +92,13 @@ def test_multinode_jobs_put_head_and_workers_in_separate_jobs(slurm_cluster, tmp
   """The multi-node variant on the one test node: a head job running the replay server and
   learner, and a workers job with 2 SLURM tasks, each finding the server by the head's host
   name and port."""
-  variables = write_variables(tmp_path, write_config(tmp_path, TINY), workers=2,
-                              name="multinode")
+  variables = write_variables(tmp_path, write_config(tmp_path, TINY), workers=2, name="multinode")
   exp_dir = tmp_path / "logs" / "multinode"
   fields, sizing_output = submit("slurm_train_multinode.sbatch", variables, tmp_path)
   assert fields["JobState"] == "COMPLETED", fields
-  match = re.search(r"submitted head job (\d+) \(4 CPUs\) and workers job (\d+) \(2 task\(s\) "
-                    r"of 1 CPU\(s\)\)", sizing_output)
+  match = re.search(
+      r"submitted head job (\d+) \(4 CPUs\) and workers job (\d+) \(2 task\(s\) "
+      r"of 1 CPU\(s\)\)", sizing_output)
   assert match, sizing_output
   head_job, workers_job = match.groups()
   head = wait_for_job(head_job, 600)

@@ -5,7 +5,8 @@ import os
 import pytest
 
 from sac_system.errors import UserInputError
-from sac_system.training_variables import load_training_variables, read_shell_variables
+from sac_system.training_variables import load_training_variables
+from sac_system.training_variables import read_shell_variables
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOOD = """\
@@ -71,8 +72,7 @@ def test_environment_does_not_leak_in(tmp_path, monkeypatch):
     (("SAC_REVERB_CPUS=1", "SAC_REVERB_CPUS=1\nSAC_REPLAY_PORT=80"), "SAC_REPLAY_PORT", "1024"),
     (("SAC_REVERB_CPUS=1", "SAC_REVERB_CPUS=1\nSAC_SEED=x"), "SAC_SEED", "whole number"),
     (("SAC_REVERB_CPUS=1", "SAC_REVERB_CPUS=1\nSAC_TRAIN_CPU=1"), "SAC_TRAIN_CPU",
-     "did you mean SAC_TRAIN_CPUS"),
-])
+     "did you mean SAC_TRAIN_CPUS"),])
 def test_bad_values_name_the_variable_and_file(tmp_path, change, key, words):
   path = write(tmp_path, GOOD.replace(*change))
   with pytest.raises(UserInputError) as error:
@@ -95,9 +95,10 @@ def test_a_params_file_at_its_old_place_gets_the_new_path(tmp_path):
   path = tmp_path / "vars.sh"
   path.write_text(text)
   with pytest.raises(UserInputError, match=r"SAC_PARAMS: .*use sac_system/envs/"
-                                           r"lunar_lander_params.py"):
+                     r"lunar_lander_params.py"):
     load_training_variables(str(path), REPO)
   from sac_system.train_params_base import load_params_class
-  with pytest.raises(UserInputError, match="params file not found; the shipped environments "
-                                           "moved: use sac_system/envs/gym_params.py"):
+  with pytest.raises(
+      UserInputError, match=r"params file not found; the shipped environments "
+      r"moved: use sac_system/envs/gym_params\.py"):
     load_params_class(os.path.join(REPO, "sac_system", "gym_params.py"))

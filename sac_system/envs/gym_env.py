@@ -54,16 +54,17 @@ class GymnasiumEnvironment(py_environment.PyEnvironment):
     self._env = self._make(self._env_kwargs)
     if not isinstance(self._env.action_space, gym.spaces.Box):
       raise UnsupportedEnvError(f"{env_id} has action space {self._env.action_space}; SAC needs a "
-                       f"continuous Box action space")
+                                f"continuous Box action space")
     if not isinstance(self._env.observation_space, gym.spaces.Box):
       raise UnsupportedEnvError(f"{env_id} has observation space {self._env.observation_space}; "
-                       f"only Box observations are supported")
+                                f"only Box observations are supported")
     space = self._env.action_space
-    self._action_spec = array_spec.BoundedArraySpec(
-        space.shape, np.float32, minimum=space.low.astype(np.float32),
-        maximum=space.high.astype(np.float32), name="action")
-    self._observation_spec = array_spec.ArraySpec(
-        self._env.observation_space.shape, np.float32, name="observation")
+    self._action_spec = array_spec.BoundedArraySpec(space.shape, np.float32,
+                                                    minimum=space.low.astype(np.float32),
+                                                    maximum=space.high.astype(np.float32),
+                                                    name="action")
+    self._observation_spec = array_spec.ArraySpec(self._env.observation_space.shape, np.float32,
+                                                  name="observation")
     self._pending_state: Dict[str, Any] = {}
     self._next_seed: Optional[int] = None
     self._rng = np.random.default_rng()
@@ -144,8 +145,8 @@ class GymnasiumEnvironment(py_environment.PyEnvironment):
     """The keys `set_state` accepts."""
     creator = self._env.unwrapped.__class__.__init__
     return sorted(name for name, parameter in inspect.signature(creator).parameters.items()
-                  if name not in ("self", "render_mode")
-                  and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY))
+                  if name not in ("self", "render_mode") and parameter.kind in (
+                      parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY))
 
   def validate_state(self, state: Dict[str, Any]) -> Dict[str, Any]:
     """Checks keys and values of `state` and returns it normalized.
@@ -162,7 +163,7 @@ class GymnasiumEnvironment(py_environment.PyEnvironment):
                          f"{', '.join(known)}")
     try:
       self._make({**self._env_kwargs, **state}).close()
-    except Exception as error:  # the env's own constructor decides what it accepts.
+    except Exception as error:  # noqa: BLE001  the env's own constructor decides what it accepts
       raise ValueError(f"{self._env_id} rejects {state}: {type(error).__name__}: {error}") from None
     return dict(state)
 

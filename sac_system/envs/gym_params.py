@@ -11,7 +11,8 @@ Config keys (besides "hyperparameters" and "curriculum"):
 """
 
 from sac_system.errors import UserInputError
-from sac_system.train_params_base import TrainParamsBase, check_env_config
+from sac_system.train_params_base import TrainParamsBase
+from sac_system.train_params_base import check_env_config
 
 
 class TrainParams(TrainParamsBase):
@@ -23,8 +24,9 @@ class TrainParams(TrainParamsBase):
     super().__init__(env_config, config_path)
     env_id = self.env_config.get("env_id")
     if not isinstance(env_id, str) or not env_id:
-      raise UserInputError(config_path, "env_id",
-                           f"expected a registered gymnasium id such as \"Pendulum-v1\", got {env_id!r}")
+      raise UserInputError(
+          config_path, "env_id",
+          f"expected a registered gymnasium id such as \"Pendulum-v1\", got {env_id!r}")
     import gymnasium
     if env_id not in gymnasium.registry:
       raise UserInputError(config_path, "env_id", f"{env_id!r} is not a registered gymnasium env")
@@ -33,15 +35,16 @@ class TrainParams(TrainParamsBase):
   def env_ctor(self, *args, **kwargs):
     """Builds the env; what it rejects is reported against the config's keys (the launcher
     builds both envs before anything starts), not as a failure of this method."""
-    from sac_system.envs.gym_env import GymnasiumEnvironment, UnsupportedEnvError
+    from sac_system.envs.gym_env import GymnasiumEnvironment
+    from sac_system.envs.gym_env import UnsupportedEnvError
     try:
       return GymnasiumEnvironment(*args, **kwargs)
     except UnsupportedEnvError as error:
       raise UserInputError(self.config_path, "env_id", str(error)) from None
-    except Exception as error:  # gymnasium and the env's constructor raise many types.
-      raise UserInputError(self.config_path, "env_kwargs",
-                           f"{args[0]} rejects {kwargs.get('env_kwargs')}: "
-                           f"{type(error).__name__}: {error}") from None
+    except Exception as error:  # noqa: BLE001  gymnasium and the env's constructor raise many types
+      raise UserInputError(
+          self.config_path, "env_kwargs", f"{args[0]} rejects {kwargs.get('env_kwargs')}: "
+          f"{type(error).__name__}: {error}") from None
 
   def collect_env_args_kwargs(self):
     return (self.env_config["env_id"],), {

@@ -14,8 +14,13 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from sac_system.envs.gym_env import GymnasiumEnvironment
-from sac_system.envs.lunar_lander_physics import (DEFAULT_RANDOMIZATION, ENV_ID, PHYSICS_RANGES,
-                                             RANDOMIZED, STATE_KEYS, draw_physics, validate_lunar_lander_state)
+from sac_system.envs.lunar_lander_physics import DEFAULT_RANDOMIZATION
+from sac_system.envs.lunar_lander_physics import ENV_ID
+from sac_system.envs.lunar_lander_physics import PHYSICS_RANGES
+from sac_system.envs.lunar_lander_physics import RANDOMIZED
+from sac_system.envs.lunar_lander_physics import STATE_KEYS
+from sac_system.envs.lunar_lander_physics import draw_physics
+from sac_system.envs.lunar_lander_physics import validate_lunar_lander_state
 
 # Episodes whose drawn physics are kept until `pop_episode_states` collects them.
 MAX_RECORDED_EPISODES = 10_000
@@ -31,16 +36,15 @@ class LunarLanderEnvironment(GymnasiumEnvironment):
                turbulence_power: float = 1.5, max_episode_steps=None, render_mode=None,
                **randomization):
     """Builds the env. `randomization` takes the `<p>_spread`, `<p>_distribution` and
-    `wind_probability` keys of `lunar_lander_physics` (default: no randomization)."""
-    physics = validate_lunar_lander_state(dict(
-        gravity=gravity, enable_wind=enable_wind, wind_power=wind_power,
-        turbulence_power=turbulence_power))
-    self._settings = {**physics, **DEFAULT_RANDOMIZATION,
-                      **validate_lunar_lander_state(randomization)}
+    `wind_probability` keys of `lunar_lander_physics.py` (default: no randomization)."""
+    physics = validate_lunar_lander_state({
+        "gravity": gravity, "enable_wind": enable_wind, "wind_power": wind_power,
+        "turbulence_power": turbulence_power})
+    self._settings = {
+        **physics, **DEFAULT_RANDOMIZATION, **validate_lunar_lander_state(randomization)}
     self._physics_rng = np.random.default_rng()
     self._episode_physics: collections.deque = collections.deque(maxlen=MAX_RECORDED_EPISODES)
-    super().__init__(ENV_ID, physics, max_episode_steps=max_episode_steps,
-                     render_mode=render_mode)
+    super().__init__(ENV_ID, physics, max_episode_steps=max_episode_steps, render_mode=render_mode)
 
   @property
   def randomized(self) -> bool:

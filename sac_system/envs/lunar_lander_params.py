@@ -12,7 +12,8 @@ Every key of "env_kwargs" is also a `set_state` key, so a curriculum can move it
 """
 
 from sac_system.envs.lunar_lander_physics import validate_lunar_lander_state
-from sac_system.train_params_base import TrainParamsBase, check_env_config
+from sac_system.train_params_base import TrainParamsBase
+from sac_system.train_params_base import check_env_config
 
 
 class TrainParams(TrainParamsBase):

@@ -21,22 +21,22 @@ The value `p` is the centre of the interval, so a curriculum over `gravity_sprea
 randomization around the (possibly also scheduled) gravity.
 """
 
+import math
 import numbers
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
 ENV_ID = "LunarLanderContinuous-v3"
 
-# key -> (low, high, low_inclusive, high_inclusive) for numbers; None for booleans.
-PHYSICS_RANGES = {
-    "gravity": (-12.0, 0.0, False, False),
-    "enable_wind": None,
-    "wind_power": (0.0, 20.0, True, True),
-    "turbulence_power": (0.0, 2.0, True, True),
-}
-DEFAULT_PHYSICS = {"gravity": -10.0, "enable_wind": False, "wind_power": 15.0,
-                   "turbulence_power": 1.5}
+# (low, high, low_inclusive, high_inclusive) of a number's valid range.
+Bounds = Tuple[float, float, bool, bool]
+# key -> its bounds for numbers; None for booleans.
+PHYSICS_RANGES: Dict[str, Optional[Bounds]] = {
+    "gravity": (-12.0, 0.0, False, False), "enable_wind": None,
+    "wind_power": (0.0, 20.0, True, True), "turbulence_power": (0.0, 2.0, True, True)}
+DEFAULT_PHYSICS = {
+    "gravity": -10.0, "enable_wind": False, "wind_power": 15.0, "turbulence_power": 1.5}
 RANDOMIZED = ("gravity", "wind_power", "turbulence_power")
 DISTRIBUTIONS = ("uniform", "normal")
 # How far inside an open bound (gravity's 0 and -12) draws are clipped.
@@ -53,9 +53,16 @@ STATE_KEYS = tuple(sorted(DEFAULT_SETTINGS))
 
 
 def _check_number(key: str, value: Any) -> float:
-  if not isinstance(value, numbers.Real) or isinstance(value, bool) or not np.isfinite(value):
-    raise ValueError(f"{key} must be a number, got {value!r}")
-  return float(value)
+  """`value` as a finite float, or a ValueError naming `key` (bools, strings, nan, inf and
+  integers too large for a float are not numbers here)."""
+  if isinstance(value, numbers.Real) and not isinstance(value, bool):
+    try:
+      number = float(value)
+    except OverflowError:
+      number = math.inf
+    if math.isfinite(number):
+      return number
+  raise ValueError(f"{key} must be a number, got {value!r}")
 
 
 def _interval_text(bounds) -> str:
@@ -97,12 +104,12 @@ def validate_lunar_lander_state(state: Dict[str, Any]) -> Dict[str, Any]:
       continue
     number = _check_number(key, value)
     if key.endswith("_spread"):
-      low, high = PHYSICS_RANGES[key[:-len("_spread")]][:2]
+      low, high = _bounds(key[:-len("_spread")])[:2]
       if not 0.0 <= number <= high - low:
         raise ValueError(f"{key} must be in [0, {high - low}], got {value!r}")
       normalized[key] = number
       continue
-    bounds = PHYSICS_RANGES[key]
+    bounds = _bounds(key)
     low, high, low_inclusive, high_inclusive = bounds
     above = number >= low if low_inclusive else number > low
     below = number <= high if high_inclusive else number < high
@@ -112,8 +119,15 @@ def validate_lunar_lander_state(state: Dict[str, Any]) -> Dict[str, Any]:
   return normalized
 
 
+def _bounds(name: str) -> Bounds:
+  """The valid range of numeric physics parameter `name`."""
+  bounds = PHYSICS_RANGES[name]
+  assert bounds is not None, f"{name} is not a number"
+  return bounds
+
+
 def _limits(name: str):
-  low, high, low_inclusive, high_inclusive = PHYSICS_RANGES[name]
+  low, high, low_inclusive, high_inclusive = _bounds(name)
   return (low if low_inclusive else low + OPEN_BOUND_MARGIN,
           high if high_inclusive else high - OPEN_BOUND_MARGIN)
 
@@ -138,6 +152,6 @@ def draw_physics(settings: Mapping[str, Any], rng: np.random.Generator) -> Dict[
       value = rng.uniform(max(centre - spread, low), min(centre + spread, high))
     physics[name] = float(np.clip(value, low, high))
   probability = settings["wind_probability"]
-  physics["enable_wind"] = (bool(settings["enable_wind"]) if probability is None
-                            else bool(rng.random() < probability))
+  physics["enable_wind"] = (bool(settings["enable_wind"]) if probability is None else bool(
+      rng.random() < probability))
   return physics
