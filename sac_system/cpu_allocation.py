@@ -95,8 +95,11 @@ class CpuPlan:
 
   def to_json(self) -> dict:
     return {
-        "requested": self.requested, "available": list(self.available), "shared": self.shared,
-        "programs": {program: list(cpus) for program, cpus in self.assignments}}
+        "requested": self.requested,
+        "available": list(self.available),
+        "shared": self.shared,
+        "programs": {
+            program: list(cpus) for program, cpus in self.assignments}}
 
 
 def allocate_cpus(allowed: Sequence[int], reverb_cpus: int, train_cpus: int, num_workers: int,

@@ -47,9 +47,10 @@ def summarize_episodes(results: Sequence[Tuple[float, int]], prefix: str) -> dic
   returns = np.array([r for r, _ in results], dtype=np.float64)
   lengths = np.array([n for _, n in results], dtype=np.float64)
   return {
-      f"{prefix}/average_return": float(returns.mean()
-                                       ), f"{prefix}/return_std": float(returns.std()),
-      f"{prefix}/min_return": float(returns.min()), f"{prefix}/max_return": float(returns.max()),
+      f"{prefix}/average_return": float(returns.mean()),
+      f"{prefix}/return_std": float(returns.std()),
+      f"{prefix}/min_return": float(returns.min()),
+      f"{prefix}/max_return": float(returns.max()),
       f"{prefix}/average_episode_length": float(lengths.mean()),
       f"{prefix}/episodes": float(len(results))}
 

@@ -151,9 +151,13 @@ class CheckpointEvaluator:
             f"seed {seed})")
     name = f"{checkpoint}_seed{seed}"
     output = {
-        "checkpoint": checkpoint, "train_step": train_step_of(checkpoint), "seed": seed,
-        "episode_seeds": episode_seeds, "returns": [r for r, _ in results],
-        "lengths": [n for _, n in results], **summary}
+        "checkpoint": checkpoint,
+        "train_step": train_step_of(checkpoint),
+        "seed": seed,
+        "episode_seeds": episode_seeds,
+        "returns": [r for r, _ in results],
+        "lengths": [n for _, n in results],
+        **summary}
     files.write_json(os.path.join(self.exp_dir, constants.EVAL_DIR, name + ".json"), output)
     if video:
       gym_env = getattr(self.env, "gym_env", None)

@@ -404,10 +404,13 @@ class Launcher:
     shutil.copyfile(self.variables.params_path, os.path.join(self.exp_dir, constants.PARAMS_COPY))
     shutil.copyfile(self.variables.path, os.path.join(self.exp_dir, constants.VARIABLES_COPY))
     info = {
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "resumed": resuming,
-        "replay_address": self.address, "seed": self.params.seed,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "resumed": resuming,
+        "replay_address": self.address,
+        "seed": self.params.seed,
         "hyperparameters": self.params.hyperparameters(),
-        "replay_format": replay_buffer.REPLAY_FORMAT, "params_file": self.variables.params_path,
+        "replay_format": replay_buffer.REPLAY_FORMAT,
+        "params_file": self.variables.params_path,
         "config_file": self.variables.config_path}
     files.write_json(os.path.join(self.exp_dir, constants.RUN_INFO_FILE), info)
 
@@ -458,11 +461,15 @@ class Launcher:
   def record_restart(self, program: Program, code: int) -> None:
     metrics.append_record(
         self.exp_dir, {
-            "time": round(time.time(), 3), "source": constants.LAUNCHER_SOURCE, "train_step": int(
-                self.progress.learner.get("train_step", 0)), "iteration": int(
-                    self.progress.learner.get("iteration", 0)),
-            "env_steps": self.progress.env_steps, "event": "restart", "program": program.name,
-            "exit_code": code, f"restarts/{program.name}": program.restarts})
+            "time": round(time.time(), 3),
+            "source": constants.LAUNCHER_SOURCE,
+            "train_step": int(self.progress.learner.get("train_step", 0)),
+            "iteration": int(self.progress.learner.get("iteration", 0)),
+            "env_steps": self.progress.env_steps,
+            "event": "restart",
+            "program": program.name,
+            "exit_code": code,
+            f"restarts/{program.name}": program.restarts})
 
   def supervise_once(self) -> Optional[int]:
     """Handles exits and restarts. Returns an exit code when the run is over."""

@@ -77,8 +77,11 @@ class MetricsReporter:
              values: Dict[str, float]) -> Dict[str, Any]:
     """Writes one report; non-finite values are written as null. Returns the record."""
     record = {
-        "time": round(time.time(), 3), "source": self.source, "train_step": int(train_step),
-        "iteration": int(iteration), "env_steps": int(env_steps)}
+        "time": round(time.time(), 3),
+        "source": self.source,
+        "train_step": int(train_step),
+        "iteration": int(iteration),
+        "env_steps": int(env_steps)}
     for key, raw_value in values.items():
       value = float(raw_value)
       record[key] = value if math.isfinite(value) else None

@@ -190,7 +190,8 @@ def rate_limiter_error_buffer(params: TrainParamsBase) -> float:
 def policy_variables(agent, train_step):
   """The nest pushed to the variable table: actor weights and train_step."""
   return {
-      constants.POLICY_KEY: agent.collect_policy.variables(), constants.TRAIN_STEP_KEY: train_step}
+      constants.POLICY_KEY: agent.collect_policy.variables(),
+      constants.TRAIN_STEP_KEY: train_step}
 
 
 def make_replay_table(params: TrainParamsBase, signature) -> reverb.Table:

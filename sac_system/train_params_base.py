@@ -392,8 +392,11 @@ def _describe(annotation) -> str:
     return f"{_describe(next(a for a in args if a is not type(None)))} or null"
   if origin in (tuple, Tuple):
     return f"a list of {_describe(args[0])}s"
-  return {int: "integer", float: "number", bool: "true/false",
-          str: "string"}.get(annotation, str(annotation))
+  return {
+      int: "integer",
+      float: "number",
+      bool: "true/false",
+      str: "string"}.get(annotation, str(annotation))
 
 
 def _coerce(value, annotation, source, key):

@@ -173,8 +173,8 @@ class Worker:
         self.eval_env.set_state(changes)
       self.logger.info("curriculum at iteration %d: set_state(%s)",
                        self.params.iteration_of(train_step), changes)
-      self._report(train_step,
-                   {f"curriculum/{k}": v for k, v in self.curriculum.values_in_force.items()})
+      self._report(train_step, {
+          f"curriculum/{k}": v for k, v in self.curriculum.values_in_force.items()})
     return changes
 
   def evaluate(self, train_step: int) -> dict:

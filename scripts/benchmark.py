@@ -52,7 +52,9 @@ RESULT_PREFIX = "BENCHMARK_RESULT "
 # The speed parts (1-3) compare at batch 256 with (256, 256) networks, as issue 7 specifies,
 # whatever the config says.
 SPEED_HYPERPARAMETERS = {
-    "batch_size": 256, "actor_fc_layers": [256, 256], "critic_joint_fc_layers": [256, 256]}
+    "batch_size": 256,
+    "actor_fc_layers": [256, 256],
+    "critic_joint_fc_layers": [256, 256]}
 SOLVED_RETURN = 200.0
 
 
@@ -130,8 +132,11 @@ def role_server(args) -> None:
   sys.stdin.read()  # the orchestrator closes stdin when it is done
   info = server.localhost_client().server_info()[constants.REPLAY_TABLE]
   emit({
-      "rss_before_server_mb": empty_mb, "rss_empty_server_mb": started_mb, "rss_now_mb": rss_mb(),
-      "peak_rss_mb": peak_rss_mb(), "table_size": info.current_size})
+      "rss_before_server_mb": empty_mb,
+      "rss_empty_server_mb": started_mb,
+      "rss_now_mb": rss_mb(),
+      "peak_rss_mb": peak_rss_mb(),
+      "table_size": info.current_size})
   server.stop()
 
 
@@ -225,7 +230,8 @@ def role_plain_learner(args) -> None:
   observation_size = int(np.prod(agent.collect_data_spec.observation.shape))
   action_size = int(np.prod(agent.collect_data_spec.action.shape))
   emit({
-      "grad_steps_per_second": rate, "peak_rss_mb": peak_rss_mb(),
+      "grad_steps_per_second": rate,
+      "peak_rss_mb": peak_rss_mb(),
       "step_flops": sac_step_flops(params, observation_size, action_size),
       "matmul_flops_per_second": matmul_flops_per_second(args.seconds / 3)})
 
@@ -249,7 +255,8 @@ def role_our_learner(args) -> None:
     iterator = iter(learner.make_dataset())
     sample_rate = timed_rate(lambda: next(iterator), args.seconds / 2, params.batch_size, 5)
   emit({
-      "grad_steps_per_second": rate, "sample_transitions_per_second": sample_rate,
+      "grad_steps_per_second": rate,
+      "sample_transitions_per_second": sample_rate,
       "peak_rss_mb": peak_rss_mb()})
 
 
@@ -283,13 +290,18 @@ def role_collect(args) -> None:
     rate = timed_rate(chunk, args.seconds, env_steps_per_chunk)
     worker.replay_writer.close()
   emit({
-      "raw_env_steps_per_second": raw_rate, "worker_env_steps_per_second": rate,
-      "envs_per_worker": params.envs_per_worker, "peak_rss_mb": peak_rss_mb()})
+      "raw_env_steps_per_second": raw_rate,
+      "worker_env_steps_per_second": rate,
+      "envs_per_worker": params.envs_per_worker,
+      "peak_rss_mb": peak_rss_mb()})
 
 
 ROLES = {
-    "server": role_server, "insert": role_insert, "plain_learner": role_plain_learner,
-    "our_learner": role_our_learner, "collect": role_collect}
+    "server": role_server,
+    "insert": role_insert,
+    "plain_learner": role_plain_learner,
+    "our_learner": role_our_learner,
+    "collect": role_collect}
 
 
 # ----- orchestration ---------------------------------------------------------------------------
@@ -343,9 +355,13 @@ def machine() -> dict:
     memory_gb = int(meminfo.readline().split()[1]) / 2**20
   import tensorflow as tf
   return {
-      "host": platform.node(), "cpu_model": model, "allowed_cpus": len(os.sched_getaffinity(0)),
-      "memory_gb": round(memory_gb, 1), "python": platform.python_version(),
-      "tensorflow": tf.__version__, "platform": platform.platform()}
+      "host": platform.node(),
+      "cpu_model": model,
+      "allowed_cpus": len(os.sched_getaffinity(0)),
+      "memory_gb": round(memory_gb, 1),
+      "python": platform.python_version(),
+      "tensorflow": tf.__version__,
+      "platform": platform.platform()}
 
 
 def speed_benchmarks(args) -> dict:
@@ -395,9 +411,10 @@ def speed_benchmarks(args) -> dict:
                                      / results["learner_plain"]["grad_steps_per_second"],
       "collection_ratio_worker_to_raw": results["collection"]["worker_env_steps_per_second"]
                                         / results["collection"]["raw_env_steps_per_second"],
-      "replay_items": memory.get("table_size"), "replay_transitions": results["replay_insert"]
-                                                                      ["transitions"],
-      "replay_raw_mb": raw_mb, "replay_raw_steps_mb": results["replay_insert"]["raw_steps_mb"],
+      "replay_items": memory.get("table_size"),
+      "replay_transitions": results["replay_insert"]["transitions"],
+      "replay_raw_mb": raw_mb,
+      "replay_raw_steps_mb": results["replay_insert"]["raw_steps_mb"],
       "replay_server_rss_full_mb": memory.get("rss_now_mb"),
       "replay_server_data_mb": memory.get("rss_now_mb", 0) - memory.get("rss_empty_server_mb", 0)}
   results["summary"]["replay_data_to_raw_ratio"] = (results["summary"]["replay_server_data_mb"]
@@ -579,12 +596,16 @@ def main() -> int:
       setattr(params, name, value)
   now = datetime.datetime.now()
   report = {
-      "date": now.strftime("%Y-%m-%d %H:%M"), "mode": "quick" if args.quick else "full",
-      "command": " ".join(["scripts/benchmark.py"] + sys.argv[1:]), "machine": machine(),
-      "params": os.path.relpath(args.params, REPO), "config": os.path.relpath(args.config, REPO),
-      "batch_size": params.batch_size, "actor_fc_layers": list(params.actor_fc_layers),
-      "critic_joint_fc_layers": list(params.critic_joint_fc_layers
-                                    ), "seconds_per_part": args.seconds}
+      "date": now.strftime("%Y-%m-%d %H:%M"),
+      "mode": "quick" if args.quick else "full",
+      "command": " ".join(["scripts/benchmark.py"] + sys.argv[1:]),
+      "machine": machine(),
+      "params": os.path.relpath(args.params, REPO),
+      "config": os.path.relpath(args.config, REPO),
+      "batch_size": params.batch_size,
+      "actor_fc_layers": list(params.actor_fc_layers),
+      "critic_joint_fc_layers": list(params.critic_joint_fc_layers),
+      "seconds_per_part": args.seconds}
   if not args.only_time_to_solve:
     report["speed"] = speed_benchmarks(args)
   if args.time_to_solve or args.only_time_to_solve:

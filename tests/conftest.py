@@ -7,24 +7,39 @@ import sys
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from sac_system.constants import REPO_ROOT as REPO
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # (8, 8) networks, batch 8, a few hundred steps: every part runs for real in seconds.
 TINY_HYPERPARAMETERS = {
-    "actor_fc_layers": [8, 8], "critic_joint_fc_layers": [8, 8], "batch_size": 8,
-    "min_size_to_sample": 40, "samples_per_insert": 8.0, "rate_limiter_slack_items": 40,
-    "replay_capacity": 10000, "train_steps_per_iteration": 10, "num_iterations": 6,
-    "collect_steps_per_iteration": 20, "eval_interval": 2, "eval_episodes": 2,
-    "policy_checkpoint_interval": 20, "learner_checkpoint_interval": 20, "summary_interval": 10}
+    "actor_fc_layers": [8, 8],
+    "critic_joint_fc_layers": [8, 8],
+    "batch_size": 8,
+    "min_size_to_sample": 40,
+    "samples_per_insert": 8.0,
+    "rate_limiter_slack_items": 40,
+    "replay_capacity": 10000,
+    "train_steps_per_iteration": 10,
+    "num_iterations": 6,
+    "collect_steps_per_iteration": 20,
+    "eval_interval": 2,
+    "eval_episodes": 2,
+    "policy_checkpoint_interval": 20,
+    "learner_checkpoint_interval": 20,
+    "summary_interval": 10}
 
 
 def write_config(directory, hyperparameters=None, **extra):
   """Writes a generic-gym config for Pendulum-v1 (50-step episodes) and returns its path."""
   config = {
-      "env_id": "Pendulum-v1", "max_episode_steps": 50,
-      "hyperparameters": {**TINY_HYPERPARAMETERS, **(hyperparameters or {})}, **extra}
+      "env_id": "Pendulum-v1",
+      "max_episode_steps": 50,
+      "hyperparameters": {
+          **TINY_HYPERPARAMETERS,
+          **(hyperparameters or {})},
+      **extra}
   path = os.path.join(str(directory), "config.json")
   with open(path, "w") as config_file:
     json.dump(config, config_file)

@@ -67,5 +67,6 @@ def test_sac_step_flops_counts_the_passes_of_tf_agents_step():
   critic = 2 * 256 * (10 * 256 + 256 * 256 + 256 * 1)
   flops = benchmark.sac_step_flops(Params, 8, 2)
   assert flops == {
-      "tf_agents_step": 5 * actor + 12 * critic, "minimal_step": 4 * actor + 12 * critic}
+      "tf_agents_step": 5 * actor + 12 * critic,
+      "minimal_step": 4 * actor + 12 * critic}
   assert flops["tf_agents_step"] == 595_591_168

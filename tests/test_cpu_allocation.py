@@ -102,5 +102,10 @@ def test_rejects_impossible_counts(args):
 def test_plan_json():
   plan = allocate_cpus([0, 1], 1, 1, 1, 1)
   assert plan.to_json() == {
-      "requested": 3, "available": [0, 1], "shared": True,
-      "programs": {"replay_buffer": [0], "learner": [1], "worker_0": [0]}}
+      "requested": 3,
+      "available": [0, 1],
+      "shared": True,
+      "programs": {
+          "replay_buffer": [0],
+          "learner": [1],
+          "worker_0": [0]}}

@@ -8,8 +8,12 @@ from sac_system.curriculum import parse_curriculum
 from sac_system.errors import UserInputError
 
 SPEC = {
-    "mass": {"iters": [0, 20000, 30000, 40000, 50000], "range": [0.0, 10.0]},
-    "friction": {"iters": [50000, 60000, 70000, 90000, 120000], "range": [0.1, 0.5]}}
+    "mass": {
+        "iters": [0, 20000, 30000, 40000, 50000],
+        "range": [0.0, 10.0]},
+    "friction": {
+        "iters": [50000, 60000, 70000, 90000, 120000],
+        "range": [0.1, 0.5]}}
 
 
 def reference(spec, iterations):
@@ -75,7 +79,13 @@ def test_never_goes_backwards():
 
 def test_single_entry_and_iters_starting_above_zero():
   curriculum = Curriculum.from_config(
-      {"w": {"iters": [7], "range": [3.0, 9.0]}, "t": {"iters": [4, 8], "range": [1.0, 2.0]}}, "c")
+      {
+          "w": {
+              "iters": [7],
+              "range": [3.0, 9.0]},
+          "t": {
+              "iters": [4, 8],
+              "range": [1.0, 2.0]}}, "c")
   assert curriculum.advance(3) == {}
   assert curriculum.advance(4) == {"t": 1.0}
   assert curriculum.advance(7) == {"w": 3.0}  # linspace(3, 9, 1) == [3]
@@ -89,19 +99,55 @@ def test_no_curriculum():
 
 @pytest.mark.parametrize("spec, key, words", [
     ([1, 2], "curriculum", "expected an object"),
-    ({"g": [0, 1]}, "curriculum.g", "expected"),
-    ({"g": {"iters": [0, 1]}}, "curriculum.g.range", "missing"),
-    ({"g": {"range": [0, 1]}}, "curriculum.g.iters", "missing"),
-    ({"g": {"iters": [0, 1], "range": [0, 1], "x": 1}}, "curriculum.g.x", "unknown field"),
-    ({"g": {"iters": [], "range": [0, 1]}}, "curriculum.g.iters", "non-empty"),
-    ({"g": {"iters": [-1, 2], "range": [0, 1]}}, "curriculum.g.iters", ">= 0"),
-    ({"g": {"iters": [0, 2, 2], "range": [0, 1]}}, "curriculum.g.iters", "strictly increasing"),
-    ({"g": {"iters": [5, 2], "range": [0, 1]}}, "curriculum.g.iters", "strictly increasing"),
-    ({"g": {"iters": [0, 1.5], "range": [0, 1]}}, "curriculum.g.iters", "integers"),
-    ({"g": {"iters": [0, True], "range": [0, 1]}}, "curriculum.g.iters", "integers"),
-    ({"g": {"iters": [0, 1], "range": [0, 1, 2]}}, "curriculum.g.range", "two numbers"),
-    ({"g": {"iters": [0, 1], "range": [0, "a"]}}, "curriculum.g.range", "two numbers"),
-    ({"g": {"iters": [0, 1], "range": 3}}, "curriculum.g.range", "two numbers"),])
+    ({
+        "g": [0, 1]}, "curriculum.g", "expected"),
+    ({
+        "g": {
+            "iters": [0, 1]}}, "curriculum.g.range", "missing"),
+    ({
+        "g": {
+            "range": [0, 1]}}, "curriculum.g.iters", "missing"),
+    ({
+        "g": {
+            "iters": [0, 1],
+            "range": [0, 1],
+            "x": 1}}, "curriculum.g.x", "unknown field"),
+    ({
+        "g": {
+            "iters": [],
+            "range": [0, 1]}}, "curriculum.g.iters", "non-empty"),
+    ({
+        "g": {
+            "iters": [-1, 2],
+            "range": [0, 1]}}, "curriculum.g.iters", ">= 0"),
+    ({
+        "g": {
+            "iters": [0, 2, 2],
+            "range": [0, 1]}}, "curriculum.g.iters", "strictly increasing"),
+    ({
+        "g": {
+            "iters": [5, 2],
+            "range": [0, 1]}}, "curriculum.g.iters", "strictly increasing"),
+    ({
+        "g": {
+            "iters": [0, 1.5],
+            "range": [0, 1]}}, "curriculum.g.iters", "integers"),
+    ({
+        "g": {
+            "iters": [0, True],
+            "range": [0, 1]}}, "curriculum.g.iters", "integers"),
+    ({
+        "g": {
+            "iters": [0, 1],
+            "range": [0, 1, 2]}}, "curriculum.g.range", "two numbers"),
+    ({
+        "g": {
+            "iters": [0, 1],
+            "range": [0, "a"]}}, "curriculum.g.range", "two numbers"),
+    ({
+        "g": {
+            "iters": [0, 1],
+            "range": 3}}, "curriculum.g.range", "two numbers"),])
 def test_bad_curricula_name_the_file_and_key(spec, key, words):
   with pytest.raises(UserInputError) as error:
     parse_curriculum(spec, "cfg.json")

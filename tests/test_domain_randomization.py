@@ -24,9 +24,11 @@ def column(episodes, key):
 
 def test_no_spread_keeps_the_physics_fixed():
   episodes = draws(50, gravity=-7.0, wind_power=3.0, enable_wind=True)
-  assert all(
-      e == {"gravity": -7.0, "enable_wind": True, "wind_power": 3.0, "turbulence_power": 1.5}
-      for e in episodes)
+  assert all(e == {
+      "gravity": -7.0,
+      "enable_wind": True,
+      "wind_power": 3.0,
+      "turbulence_power": 1.5} for e in episodes)
 
 
 def test_uniform_spread_covers_the_interval_cut_to_the_valid_range():
@@ -126,12 +128,18 @@ def test_a_curriculum_widens_the_interval_through_set_state():
 def test_episode_states_are_summarized_per_report():
   from sac_system.metrics import summarize_episode_states
   assert summarize_episode_states([]) == {}
-  summary = summarize_episode_states([{"gravity": -9.0, "enable_wind": True},
-                                      {"gravity": -11.0, "enable_wind": False}])
+  summary = summarize_episode_states([{
+      "gravity": -9.0,
+      "enable_wind": True}, {
+          "gravity": -11.0,
+          "enable_wind": False}])
   assert summary == {
-      "randomization/episodes": 2.0, "randomization/enable_wind/mean": 0.5,
-      "randomization/enable_wind/min": 0.0, "randomization/enable_wind/max": 1.0,
-      "randomization/gravity/mean": -10.0, "randomization/gravity/min": -11.0,
+      "randomization/episodes": 2.0,
+      "randomization/enable_wind/mean": 0.5,
+      "randomization/enable_wind/min": 0.0,
+      "randomization/enable_wind/max": 1.0,
+      "randomization/gravity/mean": -10.0,
+      "randomization/gravity/min": -11.0,
       "randomization/gravity/max": -9.0}
 
 

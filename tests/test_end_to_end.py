@@ -44,9 +44,13 @@ def test_tiny_training_run_with_two_workers(tmp_path):
   curriculum = {"g": {"iters": [4, 10, 15], "range": [8.0, 12.0]}}
   config = write_config(
       tmp_path, {
-          "num_iterations": 20, "min_size_to_sample": 100, "eval_interval": 8,
-          "policy_checkpoint_interval": 100, "learner_checkpoint_interval": 100,
-          "envs_per_worker": 2, "steps_per_item": 2}, curriculum=curriculum)
+          "num_iterations": 20,
+          "min_size_to_sample": 100,
+          "eval_interval": 8,
+          "policy_checkpoint_interval": 100,
+          "learner_checkpoint_interval": 100,
+          "envs_per_worker": 2,
+          "steps_per_item": 2}, curriculum=curriculum)
   variables = write_variables(tmp_path, config, workers=2)
   exp_dir = str(tmp_path / "logs" / "run")
   started = time.monotonic()
@@ -185,7 +189,9 @@ def start(variables):
 
 def test_ctrl_c_stops_everything_and_the_same_command_resumes(tmp_path):
   config = write_config(tmp_path, {
-      "num_iterations": 100000, "min_size_to_sample": 100, "learner_checkpoint_interval": 50})
+      "num_iterations": 100000,
+      "min_size_to_sample": 100,
+      "learner_checkpoint_interval": 50})
   variables = write_variables(tmp_path, config)
   exp_dir = str(tmp_path / "logs" / "run")
   process = start(variables)
@@ -248,9 +254,12 @@ def test_chaos_kill_worker_server_and_learner_then_sigterm_and_resume(tmp_path):
   final policy checkpoint)."""
   config = write_config(
       tmp_path, {
-          "num_iterations": 100000, "min_size_to_sample": 100,
-          "replay_checkpoint_interval_seconds": 2.0, "learner_checkpoint_interval": 100000,
-          "learner_checkpoint_interval_seconds": 3.0, "policy_checkpoint_interval": 100000})
+          "num_iterations": 100000,
+          "min_size_to_sample": 100,
+          "replay_checkpoint_interval_seconds": 2.0,
+          "learner_checkpoint_interval": 100000,
+          "learner_checkpoint_interval_seconds": 3.0,
+          "policy_checkpoint_interval": 100000})
   variables = write_variables(tmp_path, config)
   exp_dir = str(tmp_path / "logs" / "run")
 
@@ -307,9 +316,12 @@ def test_chaos_kill_worker_server_and_learner_then_sigterm_and_resume(tmp_path):
   # 4. SIGTERM above; the same command resumes. A shorter budget lets the resumed run finish.
   write_config(
       tmp_path, {
-          "num_iterations": stopped_at // 10 + 30, "min_size_to_sample": 100,
-          "replay_checkpoint_interval_seconds": 2.0, "learner_checkpoint_interval": 100000,
-          "learner_checkpoint_interval_seconds": 3.0, "policy_checkpoint_interval": 100000})
+          "num_iterations": stopped_at // 10 + 30,
+          "min_size_to_sample": 100,
+          "replay_checkpoint_interval_seconds": 2.0,
+          "learner_checkpoint_interval": 100000,
+          "learner_checkpoint_interval_seconds": 3.0,
+          "policy_checkpoint_interval": 100000})
   final = subprocess.run([os.path.join(REPO, "train_script.sh"), variables], cwd=REPO,
                          capture_output=True, text=True, timeout=300)
   assert final.returncode == 0, final.stdout[-3000:] + final.stderr[-3000:]

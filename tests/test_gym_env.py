@@ -126,23 +126,38 @@ def test_lunar_lander_set_state_changes_physics_at_reset():
   for _ in range(5):
     env.step(np.zeros(2, np.float32))  # wind applied without error
   state = env.get_state()
-  assert {key: state[key] for key in ("gravity", "enable_wind", "wind_power", "turbulence_power")
-         } == {"gravity": -5.0, "enable_wind": True, "wind_power": 5.0, "turbulence_power": 0.5}
+  assert {
+      key: state[key] for key in ("gravity", "enable_wind", "wind_power", "turbulence_power")} == {
+          "gravity": -5.0,
+          "enable_wind": True,
+          "wind_power": 5.0,
+          "turbulence_power": 0.5}
   assert state["gravity_spread"] == 0.0 and state["wind_probability"] is None
 
 
 @pytest.mark.parametrize("state, words", [
-    ({"mass": 1.0}, "unknown set_state key 'mass'"),
-    ({"gravity": -12.0}, "gravity must be in (-12.0, 0.0)"),
-    ({"gravity": 0.0}, "gravity must be in"),
-    ({"wind_power": 20.5}, "wind_power must be in [0.0, 20.0]"),
-    ({"turbulence_power": 2.5}, "turbulence_power must be in [0.0, 2.0]"),
-    ({"gravity": "low"}, "must be a number"),
-    ({"enable_wind": 0.5}, "true/false"),
-    ({"gravity_spread": -1.0}, "gravity_spread must be in [0, 12.0]"),
-    ({"turbulence_power_spread": 3.0}, "turbulence_power_spread must be in [0, 2.0]"),
-    ({"wind_power_distribution": "gamma"}, "must be one of uniform, normal"),
-    ({"wind_probability": 1.5}, "wind_probability must be null or in [0, 1]"),])
+    ({
+        "mass": 1.0}, "unknown set_state key 'mass'"),
+    ({
+        "gravity": -12.0}, "gravity must be in (-12.0, 0.0)"),
+    ({
+        "gravity": 0.0}, "gravity must be in"),
+    ({
+        "wind_power": 20.5}, "wind_power must be in [0.0, 20.0]"),
+    ({
+        "turbulence_power": 2.5}, "turbulence_power must be in [0.0, 2.0]"),
+    ({
+        "gravity": "low"}, "must be a number"),
+    ({
+        "enable_wind": 0.5}, "true/false"),
+    ({
+        "gravity_spread": -1.0}, "gravity_spread must be in [0, 12.0]"),
+    ({
+        "turbulence_power_spread": 3.0}, "turbulence_power_spread must be in [0, 2.0]"),
+    ({
+        "wind_power_distribution": "gamma"}, "must be one of uniform, normal"),
+    ({
+        "wind_probability": 1.5}, "wind_probability must be null or in [0, 1]"),])
 def test_lunar_lander_rejects_bad_state(state, words):
   env = LunarLanderEnvironment()
   with pytest.raises(ValueError) as error:
@@ -174,10 +189,11 @@ def test_generic_params_report_unusable_envs_against_the_config(tmp_path):
   from sac_system.errors import UserInputError
   from sac_system.train_params_base import load_params
   gym_params = f"{REPO}/sac_system/envs/gym_params.py"
-  for content, key, words in (({"env_id": "CartPole-v1"}, "env_id",
-                               "needs a continuous Box action space"),
-                              ({"env_id": "Pendulum-v1", "env_kwargs": {"mass": 2}}, "env_kwargs",
-                               "Pendulum-v1 rejects {'mass': 2}: TypeError")):
+  for content, key, words in (({
+      "env_id": "CartPole-v1"}, "env_id", "needs a continuous Box action space"), ({
+          "env_id": "Pendulum-v1",
+          "env_kwargs": {
+              "mass": 2}}, "env_kwargs", "Pendulum-v1 rejects {'mass': 2}: TypeError")):
     config = tmp_path / "c.json"
     config.write_text(json.dumps(content))
     params = load_params(gym_params, str(config))

@@ -220,13 +220,18 @@ class RecordingWriter:
 
 @pytest.mark.parametrize("eval_follows", [False, True])
 def test_worker_loop_curriculum_evaluation_and_end(tmp_path, eval_follows):
-  config = write_config(tmp_path,
-                        {"eval_interval": 3, "train_steps_per_iteration": 10, "num_iterations": 8},
-                        curriculum={"target": {"iters": [2, 4, 5], "range": [0.0, 1.0]}})
+  config = write_config(tmp_path, {
+      "eval_interval": 3,
+      "train_steps_per_iteration": 10,
+      "num_iterations": 8}, curriculum={"target": {
+          "iters": [2, 4, 5],
+          "range": [0.0, 1.0]}})
   with open(config) as config_file:
     content = json.load(config_file)
   content.update({
-      "env_id": tiny_env.ENV_ID, "env_kwargs": {"target": -0.5},
+      "env_id": tiny_env.ENV_ID,
+      "env_kwargs": {
+          "target": -0.5},
       "eval_follows_curriculum": eval_follows})
   content.pop("max_episode_steps")
   with open(config, "w") as config_file:
@@ -301,7 +306,8 @@ def test_replay_items_hold_vector_steps_and_unpack_to_what_sac_trains_on(
   # 3 vector steps per collect call (7 env steps asked of 3 envs, 3 of 1), 3 calls
   config = write_config(
       tmp_path, {
-          "envs_per_worker": envs, "steps_per_item": steps,
+          "envs_per_worker": envs,
+          "steps_per_item": steps,
           "collect_steps_per_iteration": 7 if envs == 3 else 3}, env_kwargs={"target": 1.0})
   with open(config) as config_file:
     content = json.load(config_file)

@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from conftest import REPO
 from sac_system import launcher
 from sac_system.errors import UserInputError
 from sac_system.metrics import MetricsReporter
@@ -18,7 +19,8 @@ def test_progress_line_follows_metrics_incrementally(tmp_path):
   progress.update()  # no file yet
   assert "iter 0/50" in progress.line(0, 5)
   MetricsReporter(exp_dir, "learner").report(1200, 12, 3000, {
-      "throughput/grad_steps_per_second": 98.4, "learner/critic_loss": 1.0})
+      "throughput/grad_steps_per_second": 98.4,
+      "learner/critic_loss": 1.0})
   for worker, steps in (("worker_0", 1500), ("worker_1", 1600)):
     MetricsReporter(exp_dir, worker).report(1100, 11, steps,
                                             {"throughput/env_steps_per_second": 50.0})
@@ -112,12 +114,16 @@ def test_restart_back_off_and_crash_loop(tmp_path, monkeypatch):
 def test_capacity_check(tmp_path):
   from sac_system.training_variables import validate_variables
   base = {
-      "SAC_PARAMS": "p.py", "SAC_CONFIG": "c.json", "SAC_EXP_NAME": "x", "SAC_REVERB_CPUS": "1",
-      "SAC_TRAIN_CPUS": "1", "SAC_COLLECT_WORKER_CPUS": "1"}
+      "SAC_PARAMS": "p.py",
+      "SAC_CONFIG": "c.json",
+      "SAC_EXP_NAME": "x",
+      "SAC_REVERB_CPUS": "1",
+      "SAC_TRAIN_CPUS": "1",
+      "SAC_COLLECT_WORKER_CPUS": "1"}
 
   def variables(workers):
-    return validate_variables({**base, "SAC_NUM_COLLECT_WORKERS": str(workers)}, "v.sh",
-                              str(tmp_path), check_files=False)
+    return validate_variables({
+        **base, "SAC_NUM_COLLECT_WORKERS": str(workers)}, "v.sh", str(tmp_path), check_files=False)
 
   launcher.check_capacity(variables(16), allowed_cpus=2, memory_total_mb=24_000)
   with pytest.raises(
@@ -147,10 +153,8 @@ def test_too_little_disk_space_is_refused(tmp_path, monkeypatch):
     launcher.check_exp_dir(str(tmp_path / "run"), "v.sh")
 
 
-@pytest.mark.parametrize(
-    "name",
-    sorted(n for n in os.listdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-           if n.startswith("training_variables")))
+@pytest.mark.parametrize("name",
+                         sorted(n for n in os.listdir(REPO) if n.startswith("training_variables")))
 def test_shipped_variables_pass_every_pre_start_check(name, repo):
   """Params, config, both environments and every curriculum value of each shipped file."""
   from sac_system.training_variables import load_training_variables
@@ -196,7 +200,8 @@ def test_resume_refuses_changed_table_definitions(tmp_path, repo):
   with open(os.path.join(variables.exp_dir, "run_info.json"), "w") as info_file:
     json.dump(
         {
-            "hyperparameters": {**info["hyperparameters"], "envs_per_worker": 4},
+            "hyperparameters": {
+                **info["hyperparameters"], "envs_per_worker": 4},
             "replay_format": REPLAY_FORMAT}, info_file)
   write_config(tmp_path, {"envs_per_worker": 2, "steps_per_item": 2})
   launcher.check_resume_compatible(variables, launcher.check_params(variables))

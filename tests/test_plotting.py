@@ -18,20 +18,30 @@ def write_run(exp_dir, curriculum=False):
   for k in range(1, 6):
     append_record(
         exp_dir, {
-            "time": 100.0 + 60 * k, "source": "learner", "train_step": 500 * k, "iteration": 5 * k,
-            "env_steps": 1000 * k, "learner/critic_loss": 1.0 / k, "learner/actor_loss": -k,
+            "time": 100.0 + 60 * k,
+            "source": "learner",
+            "train_step": 500 * k,
+            "iteration": 5 * k,
+            "env_steps": 1000 * k,
+            "learner/critic_loss": 1.0 / k,
+            "learner/actor_loss": -k,
             "learner/alpha": 0.5 / k})
     for worker, offset in (("worker_0", 0), ("worker_1", 10)):
       record = {
-          "time": 130.0 + 60 * k, "source": worker, "train_step": 500 * k + offset,
-          "iteration": 5 * k, "env_steps": 500 * k, "eval/average_return": 10.0 * k + offset,
+          "time": 130.0 + 60 * k,
+          "source": worker,
+          "train_step": 500 * k + offset,
+          "iteration": 5 * k,
+          "env_steps": 500 * k,
+          "eval/average_return": 10.0 * k + offset,
           "collect/average_return": -k}
       if curriculum:
         record["curriculum/gravity"] = -6.0 - k
         record["curriculum/gravity_spread"] = 0.1 * k
         record.update(
-            summarize_episode_states([{"gravity": -6.0 - k - 0.1 * k},
-                                      {"gravity": -6.0 - k + 0.1 * k}]))
+            summarize_episode_states([{
+                "gravity": -6.0 - k - 0.1 * k}, {
+                    "gravity": -6.0 - k + 0.1 * k}]))
       append_record(exp_dir, record)
 
 

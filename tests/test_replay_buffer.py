@@ -19,7 +19,9 @@ def test_rate_limiter_error_buffer_is_accepted_by_reverb_rules(envs):
   for spi, slack in ((256.0, 1000), (0.5, 1), (1.0, 1), (4096.0, 1)):
     params = _Params({
         "hyperparameters": {
-            "samples_per_insert": spi, "steps_per_item": envs, "rate_limiter_slack_items": slack}})
+            "samples_per_insert": spi,
+            "steps_per_item": envs,
+            "rate_limiter_slack_items": slack}})
     buffer = replay_buffer.rate_limiter_error_buffer(params)
     # Reverb requires max_diff - min_diff = 2 * error_buffer >= 2 * max(1, samples_per_insert)
     assert buffer >= max(1.0, spi)
@@ -32,7 +34,9 @@ def test_rate_limiter_error_buffer_is_accepted_by_reverb_rules(envs):
 def test_replay_sizes_in_transitions_become_whole_items(envs, steps):
   params = _Params({
       "hyperparameters": {
-          "envs_per_worker": envs, "steps_per_item": steps, "replay_capacity": 1000,
+          "envs_per_worker": envs,
+          "steps_per_item": steps,
+          "replay_capacity": 1000,
           "min_size_to_sample": 100}})
   per_item = envs * steps
   # capacity: the whole items that fit; never more transitions than replay_capacity
@@ -51,8 +55,11 @@ def test_the_replay_table_is_built_from_the_params():
   """The table Reverb gets: capacity, warm-up and rate limiter in items, the packed column."""
   params = _Params({
       "hyperparameters": {
-          "envs_per_worker": 2, "steps_per_item": 16, "replay_capacity": 10_000,
-          "min_size_to_sample": 100, "samples_per_insert": 64.0}})
+          "envs_per_worker": 2,
+          "steps_per_item": 16,
+          "replay_capacity": 10_000,
+          "min_size_to_sample": 100,
+          "samples_per_insert": 64.0}})
   import tensorflow as tf
   signature = {replay_buffer.COLUMN: tf.TensorSpec([None, 32, 9], tf.float32)}
   table = replay_buffer.make_replay_table(params, signature)

@@ -55,7 +55,9 @@ def submit(script, variables, tmp_path):
 
 
 TINY = {
-    "num_iterations": 10, "min_size_to_sample": 100, "eval_interval": 5,
+    "num_iterations": 10,
+    "min_size_to_sample": 100,
+    "eval_interval": 5,
     "policy_checkpoint_interval": 50}
 
 

@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from conftest import REPO
 from sac_system.errors import UserInputError
 from sac_system.train_params_base import TrainParamsBase
 from sac_system.train_params_base import hyperparameter_names
@@ -12,7 +13,6 @@ from sac_system.train_params_base import load_config
 from sac_system.train_params_base import load_params
 from sac_system.train_params_base import load_params_class
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LUNAR = os.path.join(REPO, "sac_system", "envs", "lunar_lander_params.py")
 GYM = os.path.join(REPO, "sac_system", "envs", "gym_params.py")
 
@@ -44,7 +44,10 @@ def test_overrides_are_applied_with_types(tmp_path):
   path = config(
       tmp_path, {
           "hyperparameters": {
-              "batch_size": 64, "actor_fc_layers": [32, 16], "gamma": 1, "target_entropy": -1.5}})
+              "batch_size": 64,
+              "actor_fc_layers": [32, 16],
+              "gamma": 1,
+              "target_entropy": -1.5}})
   params = load_params(LUNAR, path, seed=5)
   assert params.batch_size == 64 and params.actor_fc_layers == (32, 16)
   assert params.gamma == 1.0 and isinstance(params.gamma, float)
@@ -65,35 +68,78 @@ def test_subclass_defaults_override_base_defaults(tmp_path):
 
 
 @pytest.mark.parametrize("content, key, words", [
-    ({"hyperparameters": {"batch_sizee": 3}
-     }, "hyperparameters.batch_sizee", "did you mean 'batch_size'"),
-    ({"hyperparameters": {"batch_size": "64"}}, "hyperparameters.batch_size", "expected integer"),
-    ({"hyperparameters": {"batch_size": 64.0}}, "hyperparameters.batch_size", "expected integer"),
-    ({"hyperparameters": {"batch_size": True}}, "hyperparameters.batch_size", "expected integer"),
-    ({"hyperparameters": {"gamma": "0.9"}}, "hyperparameters.gamma", "expected number"),
-    ({"hyperparameters": {"gamma": 1.5}}, "hyperparameters.gamma", "[0, 1]"),
-    ({"hyperparameters": {"actor_fc_layers": 64}}, "hyperparameters.actor_fc_layers", "list"),
-    ({"hyperparameters": {"actor_fc_layers": []}}, "hyperparameters.actor_fc_layers", "non-empty"),
-    ({"hyperparameters": {"actor_fc_layers": [8, "a"]}
-     }, "hyperparameters.actor_fc_layers", "integer"),
-    ({"hyperparameters": {"batch_size": 0}}, "hyperparameters.batch_size", ">= 1"),
-    ({"hyperparameters": {"actor_learning_rate": -1e-3}
-     }, "hyperparameters.actor_learning_rate", "> 0"),
-    ({"hyperparameters": {"samples_per_insert": 0}}, "hyperparameters.samples_per_insert", "> 0"),
-    ({"hyperparameters": {"target_update_tau": 0}}, "hyperparameters.target_update_tau", "(0, 1]"),
-    ({"hyperparameters": {"min_size_to_sample": 5000, "replay_capacity": 1000}
-     }, "hyperparameters.min_size_to_sample", "wait forever"),
-    ({"hyperparameters": {"batch_size": 5000, "replay_capacity": 1000, "min_size_to_sample": 100}
-     }, "hyperparameters.batch_size", "exceeds"),
-    ({"hyperparameters": [1]}, "hyperparameters", "expected an object"),
-    ({"hyperparamters": {}}, "hyperparamters", "unknown key"),
-    ({"env_kwargs": {"gravity": -13.0}}, "env_kwargs", "gravity must be in (-12.0, 0.0)"),
-    ({"env_kwargs": {"gravity": 0}}, "env_kwargs", "gravity must be in"),
-    ({"env_kwargs": {"wind_power": 25}}, "env_kwargs", "wind_power must be in [0.0, 20.0]"),
-    ({"env_kwargs": {"turbulence_power": -0.1}}, "env_kwargs", "turbulence_power"),
-    ({"env_kwargs": {"enable_wind": "yes"}}, "env_kwargs", "true/false"),
-    ({"eval_env_kwargs": {"mass": 3}}, "eval_env_kwargs", "unknown set_state key 'mass'"),
-    ({"max_episode_steps": 0}, "max_episode_steps", ">= 1"),])
+    ({
+        "hyperparameters": {
+            "batch_sizee": 3}}, "hyperparameters.batch_sizee", "did you mean 'batch_size'"),
+    ({
+        "hyperparameters": {
+            "batch_size": "64"}}, "hyperparameters.batch_size", "expected integer"),
+    ({
+        "hyperparameters": {
+            "batch_size": 64.0}}, "hyperparameters.batch_size", "expected integer"),
+    ({
+        "hyperparameters": {
+            "batch_size": True}}, "hyperparameters.batch_size", "expected integer"),
+    ({
+        "hyperparameters": {
+            "gamma": "0.9"}}, "hyperparameters.gamma", "expected number"),
+    ({
+        "hyperparameters": {
+            "gamma": 1.5}}, "hyperparameters.gamma", "[0, 1]"),
+    ({
+        "hyperparameters": {
+            "actor_fc_layers": 64}}, "hyperparameters.actor_fc_layers", "list"),
+    ({
+        "hyperparameters": {
+            "actor_fc_layers": []}}, "hyperparameters.actor_fc_layers", "non-empty"),
+    ({
+        "hyperparameters": {
+            "actor_fc_layers": [8, "a"]}}, "hyperparameters.actor_fc_layers", "integer"),
+    ({
+        "hyperparameters": {
+            "batch_size": 0}}, "hyperparameters.batch_size", ">= 1"),
+    ({
+        "hyperparameters": {
+            "actor_learning_rate": -1e-3}}, "hyperparameters.actor_learning_rate", "> 0"),
+    ({
+        "hyperparameters": {
+            "samples_per_insert": 0}}, "hyperparameters.samples_per_insert", "> 0"),
+    ({
+        "hyperparameters": {
+            "target_update_tau": 0}}, "hyperparameters.target_update_tau", "(0, 1]"),
+    ({
+        "hyperparameters": {
+            "min_size_to_sample": 5000,
+            "replay_capacity": 1000}}, "hyperparameters.min_size_to_sample", "wait forever"),
+    ({
+        "hyperparameters": {
+            "batch_size": 5000,
+            "replay_capacity": 1000,
+            "min_size_to_sample": 100}}, "hyperparameters.batch_size", "exceeds"),
+    ({
+        "hyperparameters": [1]}, "hyperparameters", "expected an object"),
+    ({
+        "hyperparamters": {}}, "hyperparamters", "unknown key"),
+    ({
+        "env_kwargs": {
+            "gravity": -13.0}}, "env_kwargs", "gravity must be in (-12.0, 0.0)"),
+    ({
+        "env_kwargs": {
+            "gravity": 0}}, "env_kwargs", "gravity must be in"),
+    ({
+        "env_kwargs": {
+            "wind_power": 25}}, "env_kwargs", "wind_power must be in [0.0, 20.0]"),
+    ({
+        "env_kwargs": {
+            "turbulence_power": -0.1}}, "env_kwargs", "turbulence_power"),
+    ({
+        "env_kwargs": {
+            "enable_wind": "yes"}}, "env_kwargs", "true/false"),
+    ({
+        "eval_env_kwargs": {
+            "mass": 3}}, "eval_env_kwargs", "unknown set_state key 'mass'"),
+    ({
+        "max_episode_steps": 0}, "max_episode_steps", ">= 1"),])
 def test_lunar_lander_config_errors_name_file_and_key(tmp_path, content, key, words):
   path = config(tmp_path, content)
   with pytest.raises(UserInputError) as error:
@@ -105,9 +151,14 @@ def test_lunar_lander_config_errors_name_file_and_key(tmp_path, content, key, wo
 
 @pytest.mark.parametrize("content, key, words", [
     ({}, "env_id", "expected a registered gymnasium id"),
-    ({"env_id": "NoSuchEnv-v9"}, "env_id", "not a registered"),
-    ({"env_id": "Pendulum-v1", "env_kwargs": [1]}, "env_kwargs", "keyword arguments"),
-    ({"env_id": "Pendulum-v1", "gravity": 3}, "gravity", "unknown key"),])
+    ({
+        "env_id": "NoSuchEnv-v9"}, "env_id", "not a registered"),
+    ({
+        "env_id": "Pendulum-v1",
+        "env_kwargs": [1]}, "env_kwargs", "keyword arguments"),
+    ({
+        "env_id": "Pendulum-v1",
+        "gravity": 3}, "gravity", "unknown key"),])
 def test_generic_gym_config_errors(tmp_path, content, key, words):
   path = config(tmp_path, content)
   with pytest.raises(UserInputError) as error:
@@ -165,5 +216,8 @@ def test_envs_and_steps_per_item_are_validated():
       "steps_per_item = 64 exceeds replay_capacity 50"):
     _Params({
         "hyperparameters": {
-            "envs_per_worker": 8, "steps_per_item": 8, "replay_capacity": 50,
-            "min_size_to_sample": 10, "batch_size": 8}}).validate()
+            "envs_per_worker": 8,
+            "steps_per_item": 8,
+            "replay_capacity": 50,
+            "min_size_to_sample": 10,
+            "batch_size": 8}}).validate()

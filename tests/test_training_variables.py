@@ -4,11 +4,11 @@ import os
 
 import pytest
 
+from conftest import REPO
 from sac_system.errors import UserInputError
 from sac_system.training_variables import load_training_variables
 from sac_system.training_variables import read_shell_variables
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOOD = """\
 SAC_PARAMS=sac_system/envs/lunar_lander_params.py
 SAC_CONFIG=config/lunar_lander.json

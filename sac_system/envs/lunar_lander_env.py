@@ -38,10 +38,14 @@ class LunarLanderEnvironment(GymnasiumEnvironment):
     """Builds the env. `randomization` takes the `<p>_spread`, `<p>_distribution` and
     `wind_probability` keys of `lunar_lander_physics.py` (default: no randomization)."""
     physics = validate_lunar_lander_state({
-        "gravity": gravity, "enable_wind": enable_wind, "wind_power": wind_power,
+        "gravity": gravity,
+        "enable_wind": enable_wind,
+        "wind_power": wind_power,
         "turbulence_power": turbulence_power})
     self._settings = {
-        **physics, **DEFAULT_RANDOMIZATION, **validate_lunar_lander_state(randomization)}
+        **physics,
+        **DEFAULT_RANDOMIZATION,
+        **validate_lunar_lander_state(randomization)}
     self._physics_rng = np.random.default_rng()
     self._episode_physics: collections.deque = collections.deque(maxlen=MAX_RECORDED_EPISODES)
     super().__init__(ENV_ID, physics, max_episode_steps=max_episode_steps, render_mode=render_mode)

@@ -33,10 +33,15 @@ ENV_ID = "LunarLanderContinuous-v3"
 Bounds = Tuple[float, float, bool, bool]
 # key -> its bounds for numbers; None for booleans.
 PHYSICS_RANGES: Dict[str, Optional[Bounds]] = {
-    "gravity": (-12.0, 0.0, False, False), "enable_wind": None,
-    "wind_power": (0.0, 20.0, True, True), "turbulence_power": (0.0, 2.0, True, True)}
+    "gravity": (-12.0, 0.0, False, False),
+    "enable_wind": None,
+    "wind_power": (0.0, 20.0, True, True),
+    "turbulence_power": (0.0, 2.0, True, True)}
 DEFAULT_PHYSICS = {
-    "gravity": -10.0, "enable_wind": False, "wind_power": 15.0, "turbulence_power": 1.5}
+    "gravity": -10.0,
+    "enable_wind": False,
+    "wind_power": 15.0,
+    "turbulence_power": 1.5}
 RANDOMIZED = ("gravity", "wind_power", "turbulence_power")
 DISTRIBUTIONS = ("uniform", "normal")
 # How far inside an open bound (gravity's 0 and -12) draws are clipped.
