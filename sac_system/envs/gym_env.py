@@ -11,6 +11,7 @@
   builds physics worlds at reset, and changing some (Lunar Lander's wind) mid-episode crashes.
 """
 
+import collections
 import inspect
 from typing import Any, Dict, List, Optional
 
@@ -19,6 +20,8 @@ import numpy as np
 from tf_agents.environments import py_environment
 from tf_agents.specs import array_spec
 from tf_agents.trajectories import time_step as ts
+
+from sac_system.envs.physics import PhysicsParameters
 
 
 class UnsupportedEnvError(ValueError):
@@ -194,3 +197,70 @@ class GymnasiumEnvironment(py_environment.PyEnvironment):
     self._env = self._make(self._env_kwargs)
     if self._next_seed is None:
       self._next_seed = int(self._rng.integers(2**31 - 1))
+
+
+# Episodes whose drawn physics are kept until `pop_episode_states` collects them.
+MAX_RECORDED_EPISODES = 10_000
+# Mixed into an episode's seed to seed the physics draws (independent of gymnasium's stream).
+_PHYSICS_SEED_SALT = 0x5EED
+
+
+class PhysicsEnvironment(GymnasiumEnvironment):
+  """A gymnasium env whose physics (a `physics.PhysicsParameters`, the class's `PHYSICS`) are
+  set by `set_state` and may be re-drawn at every reset.
+
+  New values take effect at the next reset, where the episode's physics are drawn and handed
+  to `_use_physics`; the seed stream is not disturbed. The draws come from the env's own
+  generator, seeded from each explicitly seeded reset, so an episode run with a fixed seed
+  (evaluation, run.py) always gets the same physics.
+  """
+
+  PHYSICS: PhysicsParameters
+
+  def __init__(self, env_id: str, settings: Dict[str, Any], env_kwargs: Optional[Dict[str,
+                                                                                      Any]] = None,
+               max_episode_steps: Optional[int] = None, render_mode: Optional[str] = None):
+    """Args:
+      env_id: The gymnasium id (or the name `_make` builds).
+      settings: `PHYSICS` keys (physics and randomization); the rest keep their defaults.
+      env_kwargs, max_episode_steps, render_mode: as for `GymnasiumEnvironment`.
+    """
+    self._settings = {**self.PHYSICS.defaults, **self.PHYSICS.validate(settings)}
+    self._physics_rng = np.random.default_rng()
+    self._episode_physics: collections.deque = collections.deque(maxlen=MAX_RECORDED_EPISODES)
+    super().__init__(env_id, env_kwargs, max_episode_steps=max_episode_steps,
+                     render_mode=render_mode)
+
+  @property
+  def randomized(self) -> bool:
+    """Whether episodes draw their physics (a spread above 0 or a probability)."""
+    return self.PHYSICS.randomizes(self._settings)
+
+  def state_keys(self):
+    return list(self.PHYSICS.state_keys)
+
+  def validate_state(self, state):
+    return self.PHYSICS.validate(state)
+
+  def _current_state(self):
+    return dict(self._settings)
+
+  def _apply_state(self, state):
+    self._settings.update(state)
+
+  def _before_reset(self, seed: Optional[int]) -> None:
+    if seed is not None:
+      self._physics_rng = np.random.default_rng([int(seed), _PHYSICS_SEED_SALT])
+    physics = self.PHYSICS.draw(self._settings, self._physics_rng)
+    self._use_physics(physics)
+    if self.randomized:
+      self._episode_physics.append(physics)
+
+  def _use_physics(self, physics: Dict[str, Any]) -> None:
+    """Makes the simulator run the coming episode with `physics` (every parameter's value)."""
+    raise NotImplementedError
+
+  def pop_episode_states(self) -> List[Dict[str, Any]]:
+    episodes = list(self._episode_physics)
+    self._episode_physics.clear()
+    return episodes

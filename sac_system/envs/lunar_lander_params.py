@@ -11,32 +11,17 @@ Every key of "env_kwargs" is also a `set_state` key, so a curriculum can move it
 `gravity_spread`): see config/lunar_lander_dr.json.
 """
 
-from sac_system.envs.lunar_lander_physics import validate_lunar_lander_state
-from sac_system.train_params_base import TrainParamsBase
-from sac_system.train_params_base import check_env_config
+from sac_system.envs.lunar_lander_physics import LUNAR_LANDER
+from sac_system.envs.physics import PhysicsEnvParams
 
 
-class TrainParams(TrainParamsBase):
+class TrainParams(PhysicsEnvParams):
   """SAC on continuous Lunar Lander. The base class's defaults (target entropy -dim(A), 10k
   random warm-up, lr 7.3e-4, tau 0.01) hold; config/lunar_lander.json sets (128, 128)
   networks and items of 32 steps (why: docs/design.md §10)."""
 
-  ENV_CONFIG_KEYS = frozenset({"env_kwargs", "eval_env_kwargs", "max_episode_steps"})
-
-  def __init__(self, env_config=None, config_path="<config>"):
-    super().__init__(env_config, config_path)
-    check_env_config(self, validate_kwargs=validate_lunar_lander_state)
+  PHYSICS = LUNAR_LANDER
 
   def env_ctor(self, *args, **kwargs):
     from sac_system.envs.lunar_lander_env import LunarLanderEnvironment
     return LunarLanderEnvironment(*args, **kwargs)
-
-  def collect_env_args_kwargs(self):
-    kwargs = dict(self.env_config.get("env_kwargs", {}))
-    kwargs["max_episode_steps"] = self.env_config.get("max_episode_steps")
-    return (), kwargs
-
-  def eval_env_args_kwargs(self):
-    args, kwargs = self.collect_env_args_kwargs()
-    kwargs.update(self.env_config.get("eval_env_kwargs", {}))
-    return args, kwargs
