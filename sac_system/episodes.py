@@ -6,14 +6,22 @@ Reverb: offline evaluation must not depend on the replay buffer.
 """
 
 import collections
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 
 
+class Episode(NamedTuple):
+  """One episode's return and length, and what the env reports of it at its end
+  (`env.episode_metrics()`, e.g. Minitaur's forward distance; empty for most envs)."""
+  episode_return: float
+  length: int
+  metrics: Dict[str, float]
+
+
 def run_episodes(env, policy, seeds: Sequence[int],
-                 on_step: Optional[Callable] = None) -> List[Tuple[float, int]]:
-  """Runs one episode per seed with `policy` and returns (return, length) for each.
+                 on_step: Optional[Callable] = None) -> List[Episode]:
+  """Runs one episode per seed with `policy`.
 
   Args:
     env: A `PyEnvironment` with `seed_next_reset` (`envs/gym_env.py`).
@@ -37,22 +45,26 @@ def run_episodes(env, policy, seeds: Sequence[int],
       length += 1
       if on_step:
         on_step(time_step)
-    results.append((episode_return, length))
+    results.append(Episode(episode_return, length, getattr(env, "episode_metrics", dict)()))
   return results
 
 
-def summarize_episodes(results: Sequence[Tuple[float, int]], prefix: str) -> dict:
+def summarize_episodes(episodes: Sequence[Episode], prefix: str) -> dict:
   """`<prefix>/average_return`, `return_std`, `min_return`, `max_return`,
-  `average_episode_length` and `episodes` of (return, length) pairs."""
-  returns = np.array([r for r, _ in results], dtype=np.float64)
-  lengths = np.array([n for _, n in results], dtype=np.float64)
-  return {
+  `average_episode_length`, `episodes`, and the mean of each episode metric as
+  `<prefix>/<metric>` (e.g. `eval/forward_distance`)."""
+  returns = np.array([episode.episode_return for episode in episodes], dtype=np.float64)
+  lengths = np.array([episode.length for episode in episodes], dtype=np.float64)
+  summary = {
       f"{prefix}/average_return": float(returns.mean()),
       f"{prefix}/return_std": float(returns.std()),
       f"{prefix}/min_return": float(returns.min()),
       f"{prefix}/max_return": float(returns.max()),
       f"{prefix}/average_episode_length": float(lengths.mean()),
-      f"{prefix}/episodes": float(len(results))}
+      f"{prefix}/episodes": float(len(episodes))}
+  for key in sorted(episodes[0].metrics):
+    summary[f"{prefix}/{key}"] = float(np.mean([episode.metrics[key] for episode in episodes]))
+  return summary
 
 
 class CollectStats:

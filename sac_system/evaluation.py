@@ -7,6 +7,7 @@ greedy_policy` written by the learner. The environment is the params' eval envir
 Nothing here talks to the replay buffer.
 """
 
+import itertools
 import os
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -21,6 +22,8 @@ from sac_system.episodes import summarize_episodes
 from sac_system.errors import UserInputError
 from sac_system.train_params_base import TrainParamsBase
 
+# `--checkpoint random`: a uniformly random policy on the same seeded episodes, the baseline.
+RANDOM = "random"
 CHECKPOINT_PATTERN = re.compile(r"^policy_checkpoint_(\d{10})$")
 
 
@@ -40,6 +43,8 @@ def resolve_checkpoint(exp_dir: str, name: str) -> str:
   """
   if not os.path.isdir(exp_dir):
     raise UserInputError("--exp_dir", exp_dir, "no such experiment directory")
+  if name == RANDOM:
+    return name
   names = list_checkpoints(exp_dir)
   if not names:
     raise UserInputError(
@@ -50,13 +55,16 @@ def resolve_checkpoint(exp_dir: str, name: str) -> str:
     return names[-1]
   if name not in names:
     shown = ", ".join(names[-5:]) + (f" (and {len(names) - 5} older)" if len(names) > 5 else "")
-    raise UserInputError("--checkpoint", name, f"no such checkpoint in {exp_dir}; there are: "
-                         f"{shown}, or 'latest'")
+    raise UserInputError(
+        "--checkpoint", name, f"no such checkpoint in {exp_dir}; there are: "
+        f"{shown}, 'latest', or 'random'")
   return name
 
 
-def train_step_of(checkpoint: str) -> int:
-  return int(CHECKPOINT_PATTERN.match(checkpoint).group(1))
+def train_step_of(checkpoint: str) -> Optional[int]:
+  """The train_step a checkpoint was saved at; None for RANDOM."""
+  match = CHECKPOINT_PATTERN.match(checkpoint)
+  return int(match.group(1)) if match else None
 
 
 def load_greedy_policy(exp_dir: str, checkpoint: str):
@@ -124,27 +132,42 @@ class CheckpointEvaluator:
           os.path.join(self.exp_dir, constants.POLICIES_DIR, constants.POLICY_CHECKPOINTS_DIR,
                        checkpoint))
 
+  def policy_for(self, checkpoint: str, seed: int):
+    """The greedy policy of `checkpoint`; for RANDOM, uniformly random actions seeded from
+    `seed`."""
+    if checkpoint == RANDOM:
+      from tf_agents.policies import random_py_policy
+      return random_py_policy.RandomPyPolicy(self.env.time_step_spec(), self.env.action_spec(),
+                                             seed=seeds.run_py_random_policy_seed(seed))
+    self.load(checkpoint)
+    return self.policy
+
   def evaluate(self, checkpoint: str, num_episodes: int, seed: int, video: bool = False,
                printer=print) -> Dict:
     """Runs `num_episodes` episodes and writes EXP/eval/<ckpt>_seed<seed>.json (and the video
     EXP/videos/<ckpt>_seed<seed>.mp4 when `video`). Returns the results dict."""
-    self.load(checkpoint)
+    policy = self.policy_for(checkpoint, seed)
     frames: List[np.ndarray] = []
     on_step = None
     if video:
       self.env.enable_rendering()
+      # An env whose frames are slow to render (Minitaur) films every k-th step only, and
+      # its render_fps says how fast those frames play.
+      stride = int(getattr(self.env, "video_frame_stride", 1))
+      steps = itertools.count()
 
       def on_step(_time_step):
-        frames.append(np.asarray(self.env.render()))
+        if next(steps) % stride == 0:
+          frames.append(np.asarray(self.env.render()))
 
     episode_seeds = seeds.run_py_episode_seeds(seed, num_episodes)
     results = []
     for index, episode_seed in enumerate(episode_seeds):
-      (episode_return, length), = run_episodes(self.env, self.policy, [episode_seed],
-                                               on_step=on_step)
-      results.append((episode_return, length))
-      printer(f"episode {index + 1}/{num_episodes}: return {episode_return:9.2f}  "
-              f"length {length}")
+      episode, = run_episodes(self.env, policy, [episode_seed], on_step=on_step)
+      results.append(episode)
+      printer(f"episode {index + 1}/{num_episodes}: return {episode.episode_return:9.2f}  "
+              f"length {episode.length}" + "".join(f"  {key} {value:.3f}"
+                                                   for key, value in episode.metrics.items()))
     summary = summarize_episodes(results, "eval")
     printer(f"mean return {summary['eval/average_return']:.2f} +- "
             f"{summary['eval/return_std']:.2f} over {num_episodes} episodes ({checkpoint}, "
@@ -155,8 +178,9 @@ class CheckpointEvaluator:
         "train_step": train_step_of(checkpoint),
         "seed": seed,
         "episode_seeds": episode_seeds,
-        "returns": [r for r, _ in results],
-        "lengths": [n for _, n in results],
+        "returns": [episode.episode_return for episode in results],
+        "lengths": [episode.length for episode in results],
+        "episode_metrics": [episode.metrics for episode in results],
         **summary}
     files.write_json(os.path.join(self.exp_dir, constants.EVAL_DIR, name + ".json"), output)
     if video:
@@ -285,12 +309,12 @@ def robustness_grid(evaluator: CheckpointEvaluator, checkpoint: str, axis_specs:
       env.validate_state(cell)
     except (ValueError, TypeError) as error:
       raise UserInputError("--grid", ",".join(names), str(error)) from None
-  evaluator.load(checkpoint)
+  policy = evaluator.policy_for(checkpoint, seed)
   episode_seeds = seeds.run_py_episode_seeds(seed, num_episodes)
   rows = []
   for index, cell in enumerate(cells):
     env.set_state(cell)
-    summary = summarize_episodes(run_episodes(env, evaluator.policy, episode_seeds), "eval")
+    summary = summarize_episodes(run_episodes(env, policy, episode_seeds), "eval")
     rows.append([float(cell[name]) for name in names] + [
         summary["eval/average_return"], summary["eval/return_std"], summary["eval/min_return"],
         summary["eval/max_return"], summary["eval/average_episode_length"]])

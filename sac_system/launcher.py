@@ -215,7 +215,8 @@ def check_params(variables: TrainingVariables) -> TrainParamsBase:
   curriculum = Curriculum.from_config(params.env_config.get("curriculum"), variables.config_path)
   for role, make in (("collect", params.make_collect_env), ("eval", params.make_eval_env)):
     try:
-      env = make()
+      with program_setup.quiet_stderr():  # an env library's banner is not the user's error
+        env = make()
     except UserInputError:
       raise
     except Exception as error:  # noqa: BLE001  the user's env_ctor may raise anything

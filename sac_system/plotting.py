@@ -85,16 +85,23 @@ def load_run(exp_dir: str) -> Dict[str, np.ndarray]:
   for record in workers:
     if record.get("eval/average_return") is not None:
       rounds[record["train_step"] // round_length].append(record)
+  # what an environment reports of its episodes (`episode_metrics`, e.g. forward_distance)
+  eval_metrics = sorted({
+      k for group in rounds.values() for r in group for k in r
+      if k.startswith("eval/") and k not in _EVAL_SUMMARY_KEYS})
   rows = []
   for key in sorted(rounds):
     group = rounds[key]
     returns = [r["eval/average_return"] for r in group]
-    rows.append((np.mean([total_env_steps(r)
-                          for r in group]), (np.mean([r["time"] for r in group]) - start) / 60.0,
-                 np.mean(returns), np.min(returns), np.max(returns)))
-  table = np.array(rows).reshape(-1, 5)
+    rows.append(
+        (np.mean([total_env_steps(r) for r in group]),
+         (np.mean([r["time"] for r in group]) - start) / 60.0, np.mean(returns), np.min(returns),
+         np.max(returns), *[np.mean([r.get(m, np.nan) for r in group]) for m in eval_metrics]))
+  table = np.array(rows).reshape(-1, 5 + len(eval_metrics))
   series.update(eval_env_steps=table[:, 0], eval_minutes=table[:, 1], eval_mean=table[:, 2],
                 eval_min=table[:, 3], eval_max=table[:, 4])
+  for index, key in enumerate(eval_metrics):
+    series[key] = table[:, [0, 1, 5 + index]]
   collect = [r for r in workers if r.get("collect/average_return") is not None]
   series["collect_env_steps"] = np.array([total_env_steps(r) for r in collect])
   series["collect_return"] = np.array([r["collect/average_return"] for r in collect])
@@ -115,10 +122,21 @@ def load_run(exp_dir: str) -> Dict[str, np.ndarray]:
   return series
 
 
+# Keys every evaluation reports; any other `eval/<name>` is an environment's episode metric.
+_EVAL_SUMMARY_KEYS = frozenset({
+    "eval/average_return", "eval/return_std", "eval/min_return", "eval/max_return",
+    "eval/average_episode_length", "eval/episodes", "eval/seconds"})
+# An episode metric is drawn twice: against env steps and against wall time.
+_AGAINST_MINUTES = " (wall time)"
+
+
 def _extra_keys(runs) -> List[str]:
-  """Curriculum values in force, then per-episode randomized values: one panel each."""
+  """Episode metrics of the evaluations (against env steps, then wall time), curriculum
+  values in force, then per-episode randomized values: one panel each."""
   keys = {k for _, series in runs for k in series}
-  return (sorted(k for k in keys if k.startswith("curriculum/"))
+  metrics_keys = sorted(k for k in keys if k.startswith("eval/"))
+  return (metrics_keys + [k + _AGAINST_MINUTES for k in metrics_keys]
+          + sorted(k for k in keys if k.startswith("curriculum/"))
           + sorted(k for k in keys if k.startswith("randomization/")))
 
 
@@ -150,6 +168,13 @@ def plot_training(exp_dirs: Sequence[str], path: str) -> str:
                       (axes[1][2], "learner/alpha")):
       axis.plot(series[key][:, 0], series[key][:, 1], color=color, label=name)
     for axis, key in zip(extra_axes, extra_keys):
+      if key.startswith("eval/"):
+        metric = key.removesuffix(_AGAINST_MINUTES)
+        if metric in series:
+          x_column = 1 if key.endswith(_AGAINST_MINUTES) else 0
+          axis.plot(series[metric][:, x_column], series[metric][:, 2], color=color, marker=".",
+                    label=name)
+        continue
       if key not in series:
         continue
       if key.startswith("curriculum/"):
@@ -159,8 +184,15 @@ def plot_training(exp_dirs: Sequence[str], path: str) -> str:
         axis.fill_between(series[key][:, 0], series[key][:, 2], series[key][:, 3], color=color,
                           alpha=0.2)
   for axis, key in zip(extra_axes, extra_keys):
-    panels.append((axis, "train_step",
-                   key if key.startswith("curriculum/") else f"{key} (drawn per episode)"))
+    if key.startswith("eval/"):
+      name = key.removesuffix(_AGAINST_MINUTES)
+      panels.append(
+          (axis,
+           "wall time (minutes)" if key.endswith(_AGAINST_MINUTES) else "env steps (all workers)",
+           f"greedy {name[len('eval/'):]} (mean)"))
+    else:
+      panels.append((axis, "train_step",
+                     key if key.startswith("curriculum/") else f"{key} (drawn per episode)"))
   for index in range(len(extra_keys), 3 * (rows - 2)):
     axes[2 + index // 3][index % 3].axis("off")
   axes[1][0].set_yscale("log")
@@ -172,8 +204,10 @@ def plot_training(exp_dirs: Sequence[str], path: str) -> str:
     axis.grid(alpha=0.3)
     if xlabel != "wall time (minutes)":
       axis.xaxis.set_major_formatter(thousands)
-  for axis in (axes[0][0], axes[0][1]):
-    axis.axhline(200, color="gray", linestyle="--", linewidth=0.8)
+  # Lunar Lander's "solved" (gymnasium's reward_threshold, 200), where returns reach that scale
+  if max(float(np.max(series["eval_max"], initial=-np.inf)) for _, series in runs) >= 100:
+    for axis in (axes[0][0], axes[0][1]):
+      axis.axhline(200, color="gray", linestyle="--", linewidth=0.8)
   axes[0][0].legend(loc="lower right")
   figure.suptitle("sac_system: " + ", ".join(name for name, _ in runs))
   figure.tight_layout()

@@ -4,13 +4,14 @@ The replay buffer, the learner and the workers (`sac_replay_buffer.py`, `sac_tra
 `sac_collect.py`) and `run.py` are thin entry points; their common start-up lives here.
 """
 
+import contextlib
 import importlib
 import logging
 import os
 import signal
 import sys
 import threading
-from typing import Optional
+from typing import Iterator, Optional
 
 from sac_system import constants
 from sac_system import errors
@@ -148,22 +149,33 @@ def die_with_parent(signum: int = signal.SIGTERM) -> None:
     os.kill(os.getpid(), signum)
 
 
-def import_quietly(module: str) -> None:
-  """Imports `module` with TensorFlow's C++ start-up messages and gym's notice (printed by
-  tf-agents' `gym` dependency on import) kept off the user's terminal: file descriptor 2 points
-  to /dev/null during the import."""
-  previous = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
-  os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+  """Points file descriptor 2 to /dev/null for the block, so that what libraries print there
+  (C++ start-up messages, gym's notice, pybullet's banner) stays off the user's terminal, where
+  bad input must be one line. Exceptions still propagate."""
   sys.stderr.flush()
   saved = os.dup(2)
   devnull = os.open(os.devnull, os.O_WRONLY)
   try:
     os.dup2(devnull, 2)
-    importlib.import_module(module)
+    yield
   finally:
+    sys.stderr.flush()
     os.dup2(saved, 2)
     os.close(saved)
     os.close(devnull)
+
+
+def import_quietly(module: str) -> None:
+  """Imports `module` with TensorFlow's C++ start-up messages and gym's notice (printed by
+  tf-agents' `gym` dependency on import) kept off the user's terminal (`quiet_stderr`)."""
+  previous = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+  os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+  try:
+    with quiet_stderr():
+      importlib.import_module(module)
+  finally:
     if previous is None:
       del os.environ["TF_CPP_MIN_LOG_LEVEL"]
     else:

@@ -6,8 +6,8 @@
 
 Inputs: the params file and JSON config (they build the eval environment), the exp dir
 (relative to the repo root or absolute), a checkpoint name under EXP/policies/checkpoints (or
-`latest`, or `all` with `--every N`), the number of episodes and a seed (episode seeds derive
-from it: same seed, same episodes).
+`latest`, `all` with `--every N`, or `random` for a uniformly random policy), the number of
+episodes and a seed (episode seeds derive from it: same seed, same episodes).
 Outputs: one line per episode and the mean +- std on stdout; EXP/eval/<ckpt>_seed<seed>.json;
 the video EXP/videos/<ckpt>_seed<seed>.mp4 (rendered headless; --no_video skips it). With
 `--checkpoint all`: EXP/eval/all_seed<seed>.csv (train_step, mean, std) and .png. With
@@ -28,7 +28,8 @@ flags.DEFINE_string("config", None, "JSON config.")
 flags.DEFINE_string("exp_dir", None, "Experiment directory, e.g. logs/NAME.")
 flags.DEFINE_string(
     "checkpoint", "latest", "Checkpoint name under EXP/policies/checkpoints, "
-    "`latest`, or `all` (every --every-th checkpoint: CSV and PNG, no video).")
+    "`latest`, `all` (every --every-th checkpoint: CSV and PNG, no video), or `random` "
+    "(uniformly random actions on the same seeded episodes: the baseline).")
 flags.DEFINE_integer("every", 1, "With --checkpoint all: evaluate every N-th checkpoint (and the "
                      "latest).", lower_bound=1)
 flags.DEFINE_integer("num_episodes", 5, "Episodes to run.", lower_bound=1)

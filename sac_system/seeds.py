@@ -13,6 +13,7 @@ import numpy as np
 _COLLECT_ENV, _POLICY, _EVAL_ENV = 0, 1, 2
 _LEARNER = 1_000_003
 _RUN_PY_EPISODES = 7_919
+_RUN_PY_RANDOM_POLICY = 7_927
 
 
 def derive_seed(*parts: int) -> int:
@@ -38,6 +39,11 @@ def eval_episode_seeds(run_seed: int, worker_id: int, episodes: int) -> List[int
 def learner_seed(run_seed: int) -> int:
   """TF's global seed in the learner (minibatch shuffling, the actor's samples)."""
   return derive_seed(run_seed, _LEARNER)
+
+
+def run_py_random_policy_seed(seed: int) -> int:
+  """Seed of `run.py --checkpoint random`'s actions (its episodes are those of --seed)."""
+  return derive_seed(seed, _RUN_PY_RANDOM_POLICY)
 
 
 def run_py_episode_seeds(seed: int, episodes: int) -> List[int]:

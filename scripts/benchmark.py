@@ -37,6 +37,7 @@ import os
 import platform
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -446,23 +447,37 @@ def program_pids(exp_dir: str) -> dict:
   return pids
 
 
-def time_to_solve(args, seed: int) -> dict:
-  """Runs the variables file with `seed` until a worker's eval first reaches SOLVED_RETURN."""
-  from sac_system import metrics
-  name = f"benchmark_time_to_solve_seed{seed}"
+def start_run(args, name: str, **variables):
+  """Starts `./run_script.sh` on a copy of the variables file with SAC_EXP_NAME=`name` and
+  `variables` (SAC_SEED=..., ...) replaced; the copy and the run's output go beside its exp
+  dir (<exp dir>.variables.sh, <exp dir>.out).
+
+  Returns:
+    (process, exp_dir, start time).
+  """
+  from sac_system.training_variables import load_training_variables
   with open(args.variables) as variables_file:
     text = variables_file.read()
-  text = re.sub(r"^SAC_EXP_NAME=.*$", f"SAC_EXP_NAME={name}", text, flags=re.M)
-  text = re.sub(r"^SAC_SEED=.*$", "", text, flags=re.M) + f"\nSAC_SEED={seed}\n"
-  variables_path = os.path.join(REPO, "logs", f"{name}.variables.sh")
-  os.makedirs(os.path.dirname(variables_path), exist_ok=True)
-  with open(variables_path, "w") as variables_file:
+  for key, value in {"SAC_EXP_NAME": name, **variables}.items():
+    text = re.sub(rf"^{key}=.*$", "", text, flags=re.M) + f"\n{key}={value}\n"
+  handle, variables_path = tempfile.mkstemp(prefix=f"{name}_", suffix=".sh")
+  with os.fdopen(handle, "w") as variables_file:
     variables_file.write(text)
-  exp_dir = os.path.join(REPO, "logs", name)
+  exp_dir = load_training_variables(variables_path, REPO).exp_dir
+  os.makedirs(os.path.dirname(exp_dir), exist_ok=True)
+  shutil.move(variables_path, exp_dir + ".variables.sh")
+  variables_path = exp_dir + ".variables.sh"
   start = time.time()
   with open(exp_dir + ".out", "w") as output:  # the child keeps its own copy of the file
     process = subprocess.Popen([os.path.join(REPO, "run_script.sh"), variables_path, "--fresh"],
                                cwd=REPO, stdout=output, stderr=subprocess.STDOUT)
+  return process, exp_dir, start
+
+
+def time_to_solve(args, seed: int) -> dict:
+  """Runs the variables file with `seed` until a worker's eval first reaches SOLVED_RETURN."""
+  from sac_system import metrics
+  process, exp_dir, start = start_run(args, f"benchmark_time_to_solve_seed{seed}", SAC_SEED=seed)
   result = {"seed": seed, "exp_dir": exp_dir, "solved": False}
   peaks: dict = {}
   try:
@@ -492,6 +507,46 @@ def time_to_solve(args, seed: int) -> dict:
   if not result["solved"]:
     result["gave_up_after_seconds"] = time.time() - start
   return result
+
+
+def run_throughput(args, workers: int) -> dict:
+  """A training run of the variables file with `workers` workers: its env steps/s and the
+  learner's gradient steps/s over `--throughput_seconds` once the learner has trained (after
+  the warm-up), from the learner's reports in metrics.jsonl (env steps = transitions the
+  replay buffer took in)."""
+  from sac_system import constants
+  from sac_system import metrics
+  process, exp_dir, start = start_run(args, f"benchmark_throughput_{workers}_workers",
+                                      SAC_NUM_COLLECT_WORKERS=workers)
+  window = None
+  try:
+    while process.poll() is None and time.time() - start < args.throughput_seconds + 900:
+      time.sleep(5)
+      learner = [
+          r for r in metrics.read_records(exp_dir, constants.LEARNER_PROGRAM)
+          if r.get("train_step", 0) > 0]
+      if learner and learner[-1]["time"] - learner[0]["time"] >= args.throughput_seconds:
+        window = (learner[0], learner[-1])
+        break
+  finally:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=120)
+  if window is None:
+    raise RuntimeError(f"the run in {exp_dir} trained for less than {args.throughput_seconds} s")
+  first, last = window
+  seconds = last["time"] - first["time"]
+  worker_rates = [
+      r["throughput/env_steps_per_second"] for r in metrics.read_records(exp_dir)
+      if constants.is_worker_program(r.get("source", "")) and r["time"] >= first["time"]
+      and "throughput/env_steps_per_second" in r]
+  return {
+      "workers": workers,
+      "seconds": seconds,
+      "env_steps_per_second": (last["env_steps"] - first["env_steps"]) / seconds,
+      "grad_steps_per_second": (last["train_step"] - first["train_step"]) / seconds,
+      "median_worker_env_steps_per_second": float(np.median(worker_rates))
+                                            if worker_rates else None,
+      "exp_dir": exp_dir}
 
 
 # ----- report --------------------------------------------------------------------------------
@@ -552,6 +607,13 @@ def markdown(report: dict) -> str:
       lines.append("| peak RSS in that run | "
                    + ", ".join(f"{k} {v:.0f} MB"
                                for k, v in sorted(run["peak_rss_mb"].items())) + " |")
+  for run in report.get("run_throughput", []):
+    per_worker = run["median_worker_env_steps_per_second"]
+    lines.append(
+        f"| training run, {run['workers']} worker(s), {run['seconds']:.0f} s | "
+        f"{run['env_steps_per_second']:.0f} env steps/s, {run['grad_steps_per_second']:.0f} "
+        f"grad steps/s" + (f" (a worker: {per_worker:.0f} env steps/s)" if per_worker else "")
+        + " |")
   return "\n".join(lines) + "\n"
 
 
@@ -570,6 +632,12 @@ def main() -> int:
   parser.add_argument("--params", default=os.path.join(REPO, "sac_system", "envs",
                                                        "lunar_lander_params.py"))
   parser.add_argument("--config", default=os.path.join(REPO, "config", "lunar_lander.json"))
+  parser.add_argument(
+      "--run_throughput", default=None, metavar="WORKERS",
+      help="comma-separated worker counts: a training run of --variables with "
+      "each, measuring its env steps/s and gradient steps/s (e.g. 1,2)")
+  parser.add_argument("--throughput_seconds", type=float, default=120.0,
+                      help="seconds of training measured per --run_throughput run")
   parser.add_argument("--seconds", type=float, default=None, help="seconds per timed part")
   parser.add_argument("--capacity", type=int, default=None,
                       help="transitions inserted (and replay capacity)")
@@ -606,15 +674,20 @@ def main() -> int:
       "actor_fc_layers": list(params.actor_fc_layers),
       "critic_joint_fc_layers": list(params.critic_joint_fc_layers),
       "seconds_per_part": args.seconds}
-  if not args.only_time_to_solve:
+  if not args.only_time_to_solve and not args.run_throughput:
     report["speed"] = speed_benchmarks(args)
+  runs = []  # (report key, what varies, the values, one run)
+  if args.run_throughput:
+    runs.append(("run_throughput", "worker(s)", args.run_throughput, run_throughput))
   if args.time_to_solve or args.only_time_to_solve:
+    runs.append(("time_to_solve", "seed", args.seeds, time_to_solve))
+  for key, varies, values, run in runs:
     report["variables"] = os.path.relpath(args.variables, REPO)
-    report["time_to_solve"] = []
-    for seed in [int(s) for s in args.seeds.split(",")]:
-      print(f"time to solve, seed {seed}: running {report['variables']} ...", flush=True)
-      report["time_to_solve"].append(time_to_solve(args, seed))
-      print(f"  {report['time_to_solve'][-1]}", flush=True)
+    report[key] = []
+    for value in [int(v) for v in values.split(",")]:
+      print(f"{key}, {varies} {value}: running {report['variables']} ...", flush=True)
+      report[key].append(run(args, value))
+      print(f"  {report[key][-1]}", flush=True)
   os.makedirs(args.output_dir, exist_ok=True)
   stem = os.path.join(args.output_dir, f"results_{now.strftime('%Y-%m-%d_%H%M')}" +
                       ("_quick" if args.quick else ""))

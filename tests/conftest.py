@@ -30,6 +30,16 @@ TINY_HYPERPARAMETERS = {
     "learner_checkpoint_interval": 20,
     "summary_interval": 10}
 
+# The curriculum example of the original system's README (Minitaur's payload and feet friction,
+# by learner iteration), shipped verbatim in config/minitaur.json.
+README_CURRICULUM = {
+    "mass": {
+        "iters": [0, 20000, 30000, 40000, 50000],
+        "range": [0.0, 10.0]},
+    "friction": {
+        "iters": [50000, 60000, 70000, 90000, 120000],
+        "range": [0.1, 0.5]}}
+
 
 def write_config(directory, hyperparameters=None, **extra):
   """Writes a generic-gym config for Pendulum-v1 (50-step episodes) and returns its path."""
@@ -73,3 +83,35 @@ def free_port() -> int:
 @pytest.fixture
 def repo():
   return REPO
+
+
+class FakeVariables:
+  """Stands in for the variable table: each pull advances train_step along `steps`."""
+
+  def __init__(self, steps):
+    self.steps = list(steps)
+    self.pulls = 0
+
+  def ready(self):
+    return True
+
+  def pull(self):
+    step = self.steps[min(self.pulls, len(self.steps) - 1)]
+    self.pulls += 1
+    return step
+
+
+class RecordingWriter:
+  """Stands in for the replay writer: keeps the items a worker writes."""
+
+  def __init__(self):
+    self.items = []
+
+  def __call__(self, rows):
+    self.items.append(rows)
+
+  def wait_until_written(self, timeout_ms):
+    del timeout_ms
+
+  def close(self):
+    self.closed = True

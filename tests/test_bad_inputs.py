@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow
 CORPUS = os.path.join(REPO, "tests", "bad_inputs")
 GYM = "sac_system/envs/gym_params.py"
 LUNAR = "sac_system/envs/lunar_lander_params.py"
+MINITAUR = "sac_system/envs/minitaur_params.py"
 
 # file in the corpus -> (text the error line must contain, params file for config cases)
 EXPECTED = {
@@ -67,7 +68,15 @@ EXPECTED = {
     "lunar_config_bad_distribution.json": ("env_kwargs: gravity_distribution must be one of "
                                            "uniform, normal, got 'gaussian'", LUNAR),
     "config_eval_follows_not_bool.json": ("eval_follows_curriculum: expected true or false, "
-                                          "got 'yes'", GYM)}
+                                          "got 'yes'", GYM),
+    "minitaur_config_unknown_key.json": ("env_kwargs: unknown set_state key 'payload' for "
+                                         "MinitaurBulletEnv; known: battery_voltage", MINITAUR),
+    "minitaur_config_negative_mass.json":
+        ("env_kwargs: mass must be in [0.0, 20.0], got -1.0", MINITAUR),
+    "minitaur_config_zero_friction.json": ("curriculum.friction: friction must be in (0.0, "
+                                           "5.0], got 0.0", MINITAUR),
+    "minitaur_config_wrong_type.json": ("env_kwargs: battery_voltage must be a number, got "
+                                        "'16V'", MINITAUR)}
 
 
 def test_the_corpus_and_the_table_agree():

@@ -3,17 +3,12 @@
 import numpy as np
 import pytest
 
+from conftest import README_CURRICULUM
 from sac_system.curriculum import Curriculum
 from sac_system.curriculum import parse_curriculum
 from sac_system.errors import UserInputError
 
-SPEC = {
-    "mass": {
-        "iters": [0, 20000, 30000, 40000, 50000],
-        "range": [0.0, 10.0]},
-    "friction": {
-        "iters": [50000, 60000, 70000, 90000, 120000],
-        "range": [0.1, 0.5]}}
+SPEC = README_CURRICULUM
 
 
 def reference(spec, iterations):

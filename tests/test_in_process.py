@@ -9,6 +9,8 @@ import pytest
 
 import tiny_env
 from conftest import REPO
+from conftest import FakeVariables
+from conftest import RecordingWriter
 from conftest import free_port
 from conftest import write_config
 from sac_system import constants
@@ -185,37 +187,6 @@ def test_replay_checkpoint_interrupted_mid_write_falls_back_to_the_previous_one(
     assert info[constants.REPLAY_TABLE].current_size == 5
   finally:
     restarted.stop()
-
-
-class FakeVariables:
-  """Stands in for the variable table: each pull advances train_step along `steps`."""
-
-  def __init__(self, steps):
-    self.steps = list(steps)
-    self.pulls = 0
-
-  def ready(self):
-    return True
-
-  def pull(self):
-    step = self.steps[min(self.pulls, len(self.steps) - 1)]
-    self.pulls += 1
-    return step
-
-
-class RecordingWriter:
-
-  def __init__(self):
-    self.items = []
-
-  def __call__(self, rows):
-    self.items.append(rows)
-
-  def wait_until_written(self, timeout_ms):
-    del timeout_ms
-
-  def close(self):
-    self.closed = True
 
 
 @pytest.mark.parametrize("eval_follows", [False, True])
