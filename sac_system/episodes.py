@@ -49,19 +49,20 @@ def run_episodes(env, policy, seeds: Sequence[int],
   return results
 
 
+# What `summarize_episodes` reports of every evaluation, as `<prefix>/<name>`.
+SUMMARY_NAMES = ("average_return", "return_std", "min_return", "max_return",
+                 "average_episode_length", "episodes")
+
+
 def summarize_episodes(episodes: Sequence[Episode], prefix: str) -> dict:
   """`<prefix>/average_return`, `return_std`, `min_return`, `max_return`,
   `average_episode_length`, `episodes`, and the mean of each episode metric as
   `<prefix>/<metric>` (e.g. `eval/forward_distance`)."""
   returns = np.array([episode.episode_return for episode in episodes], dtype=np.float64)
   lengths = np.array([episode.length for episode in episodes], dtype=np.float64)
-  summary = {
-      f"{prefix}/average_return": float(returns.mean()),
-      f"{prefix}/return_std": float(returns.std()),
-      f"{prefix}/min_return": float(returns.min()),
-      f"{prefix}/max_return": float(returns.max()),
-      f"{prefix}/average_episode_length": float(lengths.mean()),
-      f"{prefix}/episodes": float(len(episodes))}
+  values = (returns.mean(), returns.std(), returns.min(), returns.max(), lengths.mean(),
+            len(episodes))
+  summary = {f"{prefix}/{name}": float(value) for name, value in zip(SUMMARY_NAMES, values)}
   for key in sorted(episodes[0].metrics):
     summary[f"{prefix}/{key}"] = float(np.mean([episode.metrics[key] for episode in episodes]))
   return summary

@@ -15,6 +15,7 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 
 from sac_system import constants
+from sac_system import episodes
 from sac_system import files
 from sac_system import metrics
 
@@ -122,10 +123,10 @@ def load_run(exp_dir: str) -> Dict[str, np.ndarray]:
   return series
 
 
-# Keys every evaluation reports; any other `eval/<name>` is an environment's episode metric.
-_EVAL_SUMMARY_KEYS = frozenset({
-    "eval/average_return", "eval/return_std", "eval/min_return", "eval/max_return",
-    "eval/average_episode_length", "eval/episodes", "eval/seconds"})
+# Keys every evaluation reports (and the worker's timing); any other `eval/<name>` is an
+# environment's episode metric.
+_EVAL_SUMMARY_KEYS = frozenset([f"eval/{name}"
+                                for name in episodes.SUMMARY_NAMES] + ["eval/seconds"])
 # An episode metric is drawn twice: against env steps and against wall time.
 _AGAINST_MINUTES = " (wall time)"
 

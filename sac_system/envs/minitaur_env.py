@@ -81,9 +81,14 @@ class _MinitaurGymnasium(gymnasium.Env):
     observation, reward, fallen, _ = self.bullet_env.step(np.asarray(action, np.float64))
     return np.asarray(observation, np.float32), float(reward), bool(fallen), False, {}
 
+  @property
+  def client(self):
+    """The env's own pybullet connection (`BulletClient`, DIRECT mode)."""
+    return self.bullet_env._pybullet_client  # noqa: SLF001  pybullet keeps no public accessor
+
   def render(self):
     import pybullet
-    client = self.bullet_env._pybullet_client  # noqa: SLF001  the env's own client
+    client = self.client
     view = client.computeViewMatrixFromYawPitchRoll(
         cameraTargetPosition=self.bullet_env.minitaur.GetBasePosition(), distance=1.0, yaw=0,
         pitch=-30, roll=0, upAxisIndex=2)
@@ -95,7 +100,7 @@ class _MinitaurGymnasium(gymnasium.Env):
     return np.asarray(pixels, np.uint8).reshape(VIDEO_HEIGHT, VIDEO_WIDTH, 4)[:, :, :3]
 
   def close(self):
-    self.bullet_env._pybullet_client.disconnect()  # noqa: SLF001  the env's own client
+    self.client.disconnect()
 
 
 class MinitaurEnvironment(PhysicsEnvironment):
@@ -129,7 +134,7 @@ class MinitaurEnvironment(PhysicsEnvironment):
     """The current episode's physics, read back from pybullet and the motor model."""
     from pybullet_envs.bullet import minitaur as minitaur_lib
     robot = self.bullet_env.minitaur
-    client = self.bullet_env._pybullet_client  # noqa: SLF001  the env's own client
+    client = self.gym_env.unwrapped.client
     base_mass = client.getDynamicsInfo(robot.quadruped, minitaur_lib.BASE_LINK_ID)[0]
     frictions = {
         client.getDynamicsInfo(robot.quadruped, link)[1] for link in minitaur_lib.FOOT_LINK_ID}
