@@ -217,6 +217,8 @@ def check_params(variables: TrainingVariables) -> TrainParamsBase:
     try:
       with program_setup.quiet_stderr():  # an env library's banner is not the user's error
         env = make()
+      if role == "eval":  # what plots draw as "solved" (gymnasium's reward_threshold)
+        params.reward_threshold = getattr(env, "reward_threshold", None)
     except UserInputError:
       raise
     except Exception as error:  # noqa: BLE001  the user's env_ctor may raise anything
@@ -410,6 +412,7 @@ class Launcher:
         "replay_address": self.address,
         "seed": self.params.seed,
         "hyperparameters": self.params.hyperparameters(),
+        "reward_threshold": getattr(self.params, "reward_threshold", None),
         "replay_format": replay_buffer.REPLAY_FORMAT,
         "params_file": self.variables.params_path,
         "config_file": self.variables.config_path}

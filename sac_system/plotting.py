@@ -4,13 +4,14 @@
 greedy eval return (mean across workers, shaded min-max across workers) vs total env steps
 and vs wall time, collection episode return, critic and actor losses, alpha, the curriculum
 values in force when the run has a curriculum, and the per-episode randomized physics (mean,
-shaded min-max) when the run randomizes them.
+shaded min-max) when the run randomizes them; a dashed line marks the env's "solved" return
+(gymnasium's reward_threshold) when the run recorded one.
 """
 
 import collections
 import json
 import os
-from typing import Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -20,14 +21,14 @@ from sac_system import files
 from sac_system import metrics
 
 
-def _pyplot():
+def pyplot():
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
   return plt
 
 
-def _save(figure, path: str) -> None:
+def save_figure(figure, path: str) -> None:
   """Writes the figure atomically (a crash never leaves half a PNG)."""
   with files.atomic_path(os.path.abspath(path)) as temporary:
     figure.savefig(temporary, dpi=90)
@@ -36,7 +37,7 @@ def _save(figure, path: str) -> None:
 def plot_checkpoint_returns(rows: Sequence[Tuple[int, str, float, float]], title: str,
                             path: str) -> None:
   """Return (mean +- std) vs train_step for rows of (train_step, checkpoint, mean, std)."""
-  plt = _pyplot()
+  plt = pyplot()
   steps = np.array([row[0] for row in rows], dtype=float)
   means = np.array([row[2] for row in rows])
   stds = np.array([row[3] for row in rows])
@@ -46,18 +47,31 @@ def plot_checkpoint_returns(rows: Sequence[Tuple[int, str, float, float]], title
   axis.set(xlabel="train_step", ylabel="greedy episode return", title=title)
   axis.grid(alpha=0.3)
   figure.tight_layout()
-  _save(figure, path)
+  save_figure(figure, path)
   plt.close(figure)
+
+
+def _run_info(exp_dir: str) -> Dict[str, Any]:
+  try:
+    with open(os.path.join(exp_dir, constants.RUN_INFO_FILE)) as info_file:
+      return json.load(info_file)
+  except (OSError, ValueError):
+    return {}
 
 
 def _eval_round_length(exp_dir: str) -> int:
   """Train steps between evaluation rounds, from the run's resolved hyperparameters."""
   try:
-    with open(os.path.join(exp_dir, constants.RUN_INFO_FILE)) as info_file:
-      hyperparameters = json.load(info_file)["hyperparameters"]
+    hyperparameters = _run_info(exp_dir)["hyperparameters"]
     return int(hyperparameters["eval_interval"] * hyperparameters["train_steps_per_iteration"])
-  except (OSError, KeyError, ValueError, TypeError):
+  except (KeyError, TypeError):
     return 1
+
+
+def reward_threshold(exp_dir: str) -> Optional[float]:
+  """The env's "solved" return (gymnasium's reward_threshold) the run recorded, if any."""
+  threshold = _run_info(exp_dir).get("reward_threshold")
+  return None if threshold is None else float(threshold)
 
 
 def load_run(exp_dir: str) -> Dict[str, np.ndarray]:
@@ -143,7 +157,7 @@ def _extra_keys(runs) -> List[str]:
 
 def plot_training(exp_dirs: Sequence[str], path: str) -> str:
   """Draws the training curves of one or more runs (overlaid) into the PNG `path`."""
-  plt = _pyplot()
+  plt = pyplot()
   runs = [(os.path.basename(os.path.normpath(d)), load_run(d)) for d in exp_dirs]
   extra_keys = _extra_keys(runs)
   rows = 2 + -(-len(extra_keys) // 3)
@@ -205,14 +219,14 @@ def plot_training(exp_dirs: Sequence[str], path: str) -> str:
     axis.grid(alpha=0.3)
     if xlabel != "wall time (minutes)":
       axis.xaxis.set_major_formatter(thousands)
-  # Lunar Lander's "solved" (gymnasium's reward_threshold, 200), where returns reach that scale
-  if max(float(np.max(series["eval_max"], initial=-np.inf)) for _, series in runs) >= 100:
+  # the env's "solved" return (gymnasium's reward_threshold: 200 for Lunar Lander), if set
+  for threshold in {reward_threshold(d) for d in exp_dirs} - {None}:
     for axis in (axes[0][0], axes[0][1]):
-      axis.axhline(200, color="gray", linestyle="--", linewidth=0.8)
+      axis.axhline(threshold, color="gray", linestyle="--", linewidth=0.8)
   axes[0][0].legend(loc="lower right")
   figure.suptitle("sac_system: " + ", ".join(name for name, _ in runs))
   figure.tight_layout()
-  _save(figure, path)
+  save_figure(figure, path)
   plt.close(figure)
   return path
 
@@ -225,7 +239,7 @@ def plot_grid(varying: Sequence[Tuple[str, Sequence[float], np.ndarray]], means:
     varying: (name, the axis values, each cell's value of it) per varying parameter.
     means: Each cell's mean return.
   """
-  plt = _pyplot()
+  plt = pyplot()
   if len(varying) == 1:
     (name, _values, column), = varying
     figure, axis = plt.subplots(figsize=(7, 4))
@@ -249,5 +263,5 @@ def plot_grid(varying: Sequence[Tuple[str, Sequence[float], np.ndarray]], means:
     figure.colorbar(image, ax=axis, label="mean greedy return")
   axis.set_title(title, fontsize=9)
   figure.tight_layout()
-  _save(figure, path)
+  save_figure(figure, path)
   plt.close(figure)

@@ -25,6 +25,14 @@ says (the comparison issue 7 asks for), part 4 runs the variables file as it is.
    episodes) first reaches a mean >= 200, running ./run_script.sh on the training variables
    file (default training_variables.sh) once per seed; the peak RSS of each program.
 
+5. with --mujoco halfcheetah,hopper: for each shipped MuJoCo task, parts 1-2 on its config (the
+   learner alone and a worker alone: which side bounds a run), then ./run_script.sh on its
+   variables file once per --seeds seed until the run ends, and the comparison with SAC's
+   published returns at equal env steps, the wall time to given returns and the training's
+   env steps/s and gradient steps/s (scripts/mujoco_comparison.py):
+   benchmarks/mujoco_<date>_<time>.{json,md,png}. --mujoco_runs hopper=logs/hopper reports
+   on runs that already exist instead of training.
+
 Results: benchmarks/results_<date>_<time>.json (all numbers, the machine, the settings) and
 .md (a short table); --output_dir changes the folder.
 """
@@ -549,6 +557,69 @@ def run_throughput(args, workers: int) -> dict:
       "exp_dir": exp_dir}
 
 
+# ----- MuJoCo against published results ------------------------------------------------------
+def mujoco_run(args, task: str, seed: int) -> str:
+  """Trains the shipped variables file of `task` with `seed` until the run ends (the config's
+  num_iterations) or --mujoco_limit_minutes pass; returns the exp dir."""
+  args.variables = os.path.join(REPO, f"training_variables_{task}.sh")
+  process, exp_dir, _ = start_run(args, f"benchmark_mujoco_{task}_seed{seed}", SAC_SEED=seed)
+  try:
+    process.wait(timeout=args.mujoco_limit_minutes * 60)
+  except subprocess.TimeoutExpired:
+    print(f"  {task} seed {seed}: stopped at the {args.mujoco_limit_minutes} min limit", flush=True)
+  finally:
+    if process.poll() is None:
+      process.send_signal(signal.SIGTERM)
+      process.wait(timeout=120)
+  return exp_dir
+
+
+def mujoco_benchmark(args, report: dict) -> str:
+  """Part 5: returns the stem of the files written."""
+  import mujoco_comparison
+
+  from sac_system import constants
+  existing = dict(item.split("=", 1) for item in args.mujoco_runs.split(",")) \
+      if args.mujoco_runs else {}
+  tasks = [t for t in (args.mujoco or "").split(",") if t] or list(existing)
+  report["tasks"] = {}
+  args.capacity = 20_000
+  for task in tasks:
+    config = os.path.join(REPO, "config", f"{task}.json")
+    with open(config) as config_file:
+      env_id = json.load(config_file)["env_id"]
+    result: dict = {"task": task, "env_id": env_id, "runs": []}
+    if not args.mujoco_skip_speed:
+      args.params = os.path.join(REPO, "sac_system", "envs", "gym_params.py")
+      args.base_config = config
+      print(f"{task}: the learner alone and a worker alone ...", flush=True)
+      speed = speed_benchmarks(args)
+      result.update(learner_alone=speed["learner_ours"]["grad_steps_per_second"],
+                    worker_alone=speed["collection"]["worker_env_steps_per_second"],
+                    raw_env_steps_per_second=speed["collection"]["raw_env_steps_per_second"])
+    if task in existing:
+      runs = [(None, os.path.abspath(existing[task]))]
+    else:
+      runs = []
+      for seed in [int(s) for s in args.seeds.split(",")]:
+        print(f"{task} seed {seed}: training {os.path.basename(config)} ...", flush=True)
+        runs.append((seed, mujoco_run(args, task, seed)))
+    for given_seed, exp_dir in runs:
+      seed = given_seed
+      if seed is None:
+        with open(os.path.join(exp_dir, constants.RUN_INFO_FILE)) as info_file:
+          seed = json.load(info_file)["seed"]
+      result["runs"].append({"seed": seed, **mujoco_comparison.summarize_run(exp_dir, task)})
+    report["tasks"][task] = result
+  stem = os.path.join(args.output_dir,
+                      f"mujoco_{report['date'].replace(' ', '_').replace(':', '')}")
+  os.makedirs(args.output_dir, exist_ok=True)
+  paths = mujoco_comparison.write(report, stem)
+  print(mujoco_comparison.markdown(report))
+  print("wrote " + ", ".join(paths))
+  return stem
+
+
 # ----- report --------------------------------------------------------------------------------
 def markdown(report: dict) -> str:
   lines = [
@@ -641,6 +712,16 @@ def main() -> int:
   parser.add_argument("--seconds", type=float, default=None, help="seconds per timed part")
   parser.add_argument("--capacity", type=int, default=None,
                       help="transitions inserted (and replay capacity)")
+  parser.add_argument(
+      "--mujoco", default=None, metavar="TASKS",
+      help="comma-separated shipped MuJoCo tasks (halfcheetah, hopper, walker2d, "
+      "ant): train each with --seeds and compare with published SAC results")
+  parser.add_argument("--mujoco_runs", default=None, metavar="TASK=EXP_DIR,...",
+                      help="report on these existing runs instead of training")
+  parser.add_argument("--mujoco_limit_minutes", type=float, default=240.0,
+                      help="stop a MuJoCo training run after this long")
+  parser.add_argument("--mujoco_skip_speed", action="store_true",
+                      help="skip measuring the learner and a worker alone")
   parser.add_argument("--output_dir", default=os.path.join(REPO, "benchmarks"))
   # internal: the pinned processes
   parser.add_argument("--role", choices=sorted(ROLES), help=argparse.SUPPRESS)
@@ -651,22 +732,32 @@ def main() -> int:
   if args.role:
     ROLES[args.role](args)
     return 0
-  args.seconds = args.seconds or (8.0 if args.quick else 30.0)
+  mujoco = bool(args.mujoco or args.mujoco_runs)
+  args.seconds = args.seconds or (8.0 if args.quick or mujoco else 30.0)
   args.capacity = args.capacity or (20_000 if args.quick else 1_000_000)
   args.base_config = args.config
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
   from sac_system import program
   program.import_quietly("sac_system.envs.gym_env")
+  now = datetime.datetime.now()
+  command = " ".join(["scripts/benchmark.py"] + sys.argv[1:])
+  if mujoco:
+    mujoco_benchmark(
+        args, {
+            "date": now.strftime("%Y-%m-%d %H:%M"),
+            "command": command,
+            "machine": machine(),
+            "seconds_per_part": args.seconds})
+    return 0
   from sac_system.train_params_base import load_params
   params = load_params(args.params, args.config)
   if not args.only_time_to_solve:  # the settings the speed parts run with
     for name, value in SPEED_HYPERPARAMETERS.items():
       setattr(params, name, value)
-  now = datetime.datetime.now()
   report = {
       "date": now.strftime("%Y-%m-%d %H:%M"),
       "mode": "quick" if args.quick else "full",
-      "command": " ".join(["scripts/benchmark.py"] + sys.argv[1:]),
+      "command": command,
       "machine": machine(),
       "params": os.path.relpath(args.params, REPO),
       "config": os.path.relpath(args.config, REPO),

@@ -3,11 +3,26 @@
 # missing or when requirements.txt / pyproject.toml changed since it was built, and installs
 # the project into it (pip install -e .). A second call with nothing changed does nothing.
 # Needs only Python 3.11 and the package registries. Set SAC_PYTHON to choose the interpreter.
+# As root on Debian it also installs the EGL library that MuJoCo videos render with.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
 stamp="$venv/.sac_system_requirements.sha256"
 want="$(cat "$root/requirements.txt" "$root/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+# MuJoCo videos (run.py) render headless through EGL. Training and --no_video never need it.
+gl_packages="libegl1 libegl-mesa0 libgl1-mesa-dri"
+if ! ldconfig -p 2>/dev/null | grep -q 'libEGL\.so\.1 '; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[setup_env] installing EGL for headless MuJoCo videos: $gl_packages" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $gl_packages \
+      >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      $gl_packages >/dev/null; }
+  else
+    echo "[setup_env] note: MuJoCo videos need libEGL (as root: apt-get install $gl_packages);" \
+      "training and run.py --no_video work without it" >&2
+  fi
+fi
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi

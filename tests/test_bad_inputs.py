@@ -76,7 +76,17 @@ EXPECTED = {
     "minitaur_config_zero_friction.json": ("curriculum.friction: friction must be in (0.0, "
                                            "5.0], got 0.0", MINITAUR),
     "minitaur_config_wrong_type.json": ("env_kwargs: battery_voltage must be a number, got "
-                                        "'16V'", MINITAUR)}
+                                        "'16V'", MINITAUR),
+    "mujoco_config_unknown_env.json": ("env_id: 'HalfCheetah-v9' is not a registered gymnasium "
+                                       "env", GYM),
+    "mujoco_config_keys_on_non_mujoco_env.json": ("env_kwargs: mass_scale applies only to MuJoCo "
+                                                  "envs and Pendulum-v1 is not one", GYM),
+    "mujoco_config_negative_scale.json": ("env_kwargs: friction_scale must be in (0.0, 10.0], "
+                                          "got -0.5", GYM),
+    "mujoco_config_zero_scale_curriculum.json": ("curriculum.mass_scale: mass_scale must be in "
+                                                 "(0.0, 10.0], got 0.0", GYM),
+    "mujoco_config_spread_too_wide.json": ("eval_env_kwargs: damping_scale_spread must be in "
+                                           "[0, 10.0], got 20", GYM)}
 
 
 def test_the_corpus_and_the_table_agree():

@@ -76,3 +76,21 @@ def test_plot_several_runs_with_curriculum(tmp_path):
 def test_a_run_without_metrics_is_an_error(tmp_path):
   with pytest.raises(ValueError, match="has no records"):
     plotting.load_run(str(tmp_path))
+
+
+def test_the_solved_line_is_the_threshold_the_run_recorded(tmp_path, monkeypatch):
+  """A dashed line at gymnasium's reward_threshold from run_info.json (Lunar Lander's 200,
+  HalfCheetah's 4800), none for a run that recorded none; never a guess from the returns."""
+  drawn = []
+  import matplotlib.axes
+  original = matplotlib.axes.Axes.axhline
+  monkeypatch.setattr(matplotlib.axes.Axes, "axhline",
+                      lambda self, y=0, *a, **k: drawn.append(y) or original(self, y, *a, **k))
+  write_run(str(tmp_path / "a"))
+  plotting.plot_training([str(tmp_path / "a")], str(tmp_path / "a.png"))
+  assert drawn == [] and plotting.reward_threshold(str(tmp_path / "a")) is None
+  info_path = tmp_path / "a" / "run_info.json"
+  info = json.loads(info_path.read_text())
+  info_path.write_text(json.dumps({**info, "reward_threshold": 4800.0}))
+  plotting.plot_training([str(tmp_path / "a")], str(tmp_path / "b.png"))
+  assert drawn == [4800.0, 4800.0]  # against env steps and against wall time

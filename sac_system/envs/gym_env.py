@@ -83,6 +83,12 @@ class GymnasiumEnvironment(py_environment.PyEnvironment):
   def gym_env(self) -> gym.Env:
     return self._env
 
+  @property
+  def reward_threshold(self) -> Optional[float]:
+    """The return at which gymnasium's registration calls the task solved (None if unset)."""
+    spec = self._env.spec
+    return None if spec is None or spec.reward_threshold is None else float(spec.reward_threshold)
+
   # ----- PyEnvironment -----------------------------------------------------------------------
   def observation_spec(self):
     return self._observation_spec

@@ -7,7 +7,10 @@ Config keys (besides "hyperparameters" and "curriculum"):
   "eval_env_kwargs":   keyword arguments for the evaluation environment (default: "env_kwargs").
   "max_episode_steps": overrides the registered time limit.
 
-`set_state` (and so the curriculum) accepts the env's constructor keyword arguments.
+`set_state` (and so the curriculum) accepts the env's constructor keyword arguments. A MuJoCo
+env (HalfCheetah-v5, Hopper-v5, ...) also takes the physics keys of `mujoco_physics.py`
+(`mass_scale`, `friction_scale`, `damping_scale` and their randomization), in "env_kwargs",
+"eval_env_kwargs" and the curriculum alike (`mujoco_env.py`).
 """
 
 from sac_system.errors import UserInputError
@@ -30,15 +33,28 @@ class TrainParams(TrainParamsBase):
     import gymnasium
     if env_id not in gymnasium.registry:
       raise UserInputError(config_path, "env_id", f"{env_id!r} is not a registered gymnasium env")
-    check_env_config(self)
+    from sac_system.envs.mujoco_physics import is_mujoco_env
+    self.mujoco = is_mujoco_env(env_id)
+    check_env_config(self, validate_kwargs=self._validate_physics)
+
+  def _validate_physics(self, kwargs):
+    """Checks the MuJoCo physics keys of an env_kwargs object (the env checks the rest)."""
+    from sac_system.envs.mujoco_physics import mujoco_physics
+    from sac_system.envs.mujoco_physics import split_settings
+    physics, _ = split_settings(kwargs)
+    if physics and not self.mujoco:
+      raise ValueError(f"{sorted(physics)[0]} applies only to MuJoCo envs and "
+                       f"{self.env_config['env_id']} is not one")
+    mujoco_physics(self.env_config["env_id"]).validate(physics)
 
   def env_ctor(self, *args, **kwargs):
     """Builds the env; what it rejects is reported against the config's keys (the launcher
     builds both envs before anything starts), not as a failure of this method."""
     from sac_system.envs.gym_env import GymnasiumEnvironment
     from sac_system.envs.gym_env import UnsupportedEnvError
+    from sac_system.envs.mujoco_env import MujocoEnvironment
     try:
-      return GymnasiumEnvironment(*args, **kwargs)
+      return (MujocoEnvironment if self.mujoco else GymnasiumEnvironment)(*args, **kwargs)
     except UnsupportedEnvError as error:
       raise UserInputError(self.config_path, "env_id", str(error)) from None
     except Exception as error:  # noqa: BLE001  gymnasium and the env's constructor raise many types

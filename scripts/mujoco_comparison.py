@@ -1,0 +1,216 @@
+"""Our MuJoCo runs beside SAC's published results: `scripts/benchmark.py --mujoco` (the mode that
+trains and reports) and the tests import this module.
+
+From each run's metrics.jsonl it takes the greedy eval curve (against env steps and wall time),
+the return at given env steps (the mean of the evals in the last 20k env steps up to it, the
+window of two evals at the shipped eval interval), the wall time and env steps at which the eval
+first reaches given returns, and the training's env steps/s and gradient steps/s once the
+warm-up is over. `PUBLISHED` holds the reference numbers with their sources; `markdown` and
+`plot` put both side by side.
+"""
+
+import json
+import os
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from sac_system import constants
+from sac_system import metrics
+from sac_system import plotting
+
+# Env steps at which returns are compared, and the returns whose first crossing is timed.
+COMPARE_AT = (100_000, 200_000, 300_000, 1_000_000)
+WINDOW = 20_000
+THRESHOLDS = {
+    "halfcheetah": (2000, 4000, 6000, 8000),
+    "hopper": (1000, 2000, 3000),
+    "walker2d": (1000, 2000, 3000, 4000),
+    "ant": (1000, 2000, 3000, 4000)}
+
+# Published SAC returns: task -> list of {source, what, version, points {env steps: return},
+# note}. "table" numbers are printed in the source; "figure" numbers are read off a plotted
+# curve (about +-5 % of the axis). None of these used gymnasium's -v5 tasks (README "MuJoCo").
+PUBLISHED: Dict[str, List[Dict[str, Any]]] = {}
+
+
+def eval_curve(exp_dir: str) -> Dict[str, np.ndarray]:
+  """Greedy eval return against total env steps and wall minutes (from the run's start)."""
+  series = plotting.load_run(exp_dir)
+  return {
+      "env_steps": series["eval_env_steps"],
+      "minutes": series["eval_minutes"],
+      "return": series["eval_mean"]}
+
+
+def return_at(curve: Dict[str, np.ndarray], env_steps: int,
+              window: int = WINDOW) -> Optional[float]:
+  """Mean eval return over (env_steps - window, env_steps]; None if the run has no eval there
+  (it stopped earlier)."""
+  inside = (curve["env_steps"] > env_steps - window) & (curve["env_steps"] <= env_steps)
+  if not inside.any() or curve["env_steps"].max() < env_steps - window / 2:
+    return None
+  return float(curve["return"][inside].mean())
+
+
+def first_reaching(curve: Dict[str, np.ndarray], threshold: float) -> Optional[Dict[str, float]]:
+  """Env steps and wall minutes of the first eval with mean return >= threshold."""
+  hits = np.flatnonzero(curve["return"] >= threshold)
+  if not len(hits):
+    return None
+  return {
+      "env_steps": float(curve["env_steps"][hits[0]]),
+      "minutes": float(curve["minutes"][hits[0]])}
+
+
+def training_rates(exp_dir: str) -> Dict[str, float]:
+  """Env steps/s and gradient steps/s of the run once the learner trains (after the warm-up),
+  from the learner's reports; the warm-up's length in seconds; the whole run's wall time."""
+  records = metrics.read_records(exp_dir)
+  start = min(r["time"] for r in records)
+  learner = [r for r in records if r.get("source") == constants.LEARNER_PROGRAM]
+  training = [r for r in learner if r.get("train_step", 0) > 0]
+  if len(training) < 2:
+    raise ValueError(f"{exp_dir}: the learner has not trained long enough to measure")
+  first, last = training[0], training[-1]
+  seconds = last["time"] - first["time"]
+  return {
+      "env_steps_per_second": (last["env_steps"] - first["env_steps"]) / seconds,
+      "grad_steps_per_second": (last["train_step"] - first["train_step"]) / seconds,
+      "warmup_seconds": first["time"] - start,
+      "wall_minutes": (last["time"] - start) / 60.0,
+      "env_steps": float(last["env_steps"]),
+      "train_steps": float(last["train_step"])}
+
+
+def summarize_run(exp_dir: str, task: str) -> Dict[str, Any]:
+  curve = eval_curve(exp_dir)
+  return {
+      "exp_dir": exp_dir,
+      "returns_at": {
+          str(n): return_at(curve, n) for n in COMPARE_AT},
+      "final_return": float(curve["return"][-1]),
+      "best_return": float(curve["return"].max()),
+      "first_reaching": {
+          str(t): first_reaching(curve, t) for t in THRESHOLDS.get(task, ())},
+      "rates": training_rates(exp_dir),
+      "curve": {
+          key: values.tolist() for key, values in curve.items()}}
+
+
+def bound(rates: Dict[str, float], learner_alone: Optional[float],
+          worker_alone: Optional[float]) -> str:
+  """Which side bounds the run: the learner or collection, from each side's rate measured alone
+  (gradient steps/s and env steps/s; one gradient step per env step in these runs)."""
+  if not learner_alone or not worker_alone:
+    return "not measured"
+  side = "the learner" if learner_alone <= worker_alone else "collection"
+  return (f"{side} (alone: learner {learner_alone:.0f} grad steps/s, worker "
+          f"{worker_alone:.0f} env steps/s; in training {rates['grad_steps_per_second']:.0f} "
+          f"grad steps/s)")
+
+
+def _fmt(value: Optional[float]) -> str:
+  return "-" if value is None else f"{value:.0f}"
+
+
+def markdown(report: Dict[str, Any]) -> str:
+  """The comparison table, per task: ours (each seed, median) next to each published source."""
+  lines = [
+      f"# SAC on MuJoCo against published results ({report['date']})", "",
+      f"Machine: {report['machine']['cpu_model']}, {report['machine']['allowed_cpus']} CPUs. "
+      f"Command: `{report['command']}`", ""]
+  for task, result in report["tasks"].items():
+    runs = result["runs"]
+    steps = [n for n in COMPARE_AT if any(run["returns_at"][str(n)] is not None for run in runs)]
+    steps = steps or list(COMPARE_AT[:1])
+    lines += [
+        f"## {result['env_id']}", "", "| | " + " | ".join(f"{n // 1000}k env steps"
+                                                          for n in steps) + " | notes |",
+        "|---|" + "---|" * len(steps) + "---|"]
+    for run in runs:
+      lines.append(f"| ours, seed {run['seed']} (eval mean over the last {WINDOW // 1000}k) | "
+                   + " | ".join(_fmt(run["returns_at"][str(n)])
+                                for n in steps) + f" | {os.path.basename(run['exp_dir'])} |")
+    if len(runs) > 1:
+      medians = [
+          np.median([r["returns_at"][str(n)] for r in runs if r["returns_at"][str(n)] is not None])
+          for n in steps]
+      lines.append(f"| ours, median of {len(runs)} seeds | " + " | ".join(_fmt(m) for m in medians)
+                   + " | |")
+    for reference in PUBLISHED.get(task, []):
+      lines.append(f"| {reference['source']} ({reference['version']}, {reference['what']}) | "
+                   + " | ".join(_fmt(reference["points"].get(n))
+                                for n in steps) + f" | {reference['note']} |")
+    lines += [
+        "", "| run | env steps/s | grad steps/s | warm-up | wall time | what bounds it |",
+        "|---|---|---|---|---|---|"]
+    for run in runs:
+      rates = run["rates"]
+      lines.append(
+          f"| seed {run['seed']} | {rates['env_steps_per_second']:.0f} | "
+          f"{rates['grad_steps_per_second']:.0f} | {rates['warmup_seconds']:.0f} s | "
+          f"{rates['wall_minutes']:.1f} min for {rates['env_steps'] / 1000:.0f}k env steps | "
+          f"{bound(rates, result.get('learner_alone'), result.get('worker_alone'))} |")
+    thresholds = THRESHOLDS.get(result["task"], ())
+    if thresholds:
+      lines += [
+          "", "| run | " + " | ".join(f"first eval >= {t}" for t in thresholds) + " |",
+          "|---|" + "---|" * len(thresholds)]
+      for run in runs:
+        cells = []
+        for t in thresholds:
+          hit = run["first_reaching"][str(t)]
+          cells.append("not reached" if hit is
+                       None else f"{hit['minutes']:.1f} min, {hit['env_steps'] / 1000:.0f}k steps")
+        lines.append(f"| seed {run['seed']} | " + " | ".join(cells) + " |")
+    lines.append("")
+  return "\n".join(lines) + "\n"
+
+
+def plot(report: Dict[str, Any], path: str) -> str:
+  """Eval return against env steps (with the published points) and against wall time, one row
+  per task."""
+  plt = plotting.pyplot()
+  tasks = list(report["tasks"].items())
+  figure, axes = plt.subplots(len(tasks), 2, figsize=(13, 4.2 * len(tasks)), squeeze=False)
+  markers = "osD^vP"
+  for row, (task, result) in enumerate(tasks):
+    left, right = axes[row]
+    for index, run in enumerate(result["runs"]):
+      curve = run["curve"]
+      label = f"sac_system seed {run['seed']}"
+      left.plot(curve["env_steps"], curve["return"], color=f"C{index}", label=label)
+      right.plot(curve["minutes"], curve["return"], color=f"C{index}", label=label)
+    for index, reference in enumerate(PUBLISHED.get(task, [])):
+      points = sorted(reference["points"].items())
+      limit = max(max(run["curve"]["env_steps"]) for run in result["runs"]) * 1.15
+      shown = [(n, value) for n, value in points if n <= limit]
+      if shown:
+        left.plot(*zip(*shown), linestyle="none", marker=markers[index % len(markers)],
+                  color="black", alpha=0.75,
+                  label=f"{reference['source']} ({reference['version']})")
+    left.set(title=f"{result['env_id']}: greedy eval return", xlabel="env steps", ylabel="return")
+    right.set(
+        title=f"{result['env_id']}: against wall time ({report['machine']['allowed_cpus']} "
+        "CPUs)", xlabel="minutes", ylabel="return")
+    for axis in (left, right):
+      axis.grid(alpha=0.3)
+    left.legend(fontsize=7, loc="upper left")
+  figure.tight_layout()
+  plotting.save_figure(figure, path)
+  plt.close(figure)
+  return path
+
+
+def write(report: Dict[str, Any], stem: str) -> Sequence[str]:
+  """Writes <stem>.json, .md and .png; returns their paths."""
+  from sac_system import files
+  files.write_json(stem + ".json", report)
+  files.write_text(stem + ".md", markdown(report))
+  return (stem + ".json", stem + ".md", plot(report, stem + ".png"))
+
+
+def load_json(path: str) -> Dict[str, Any]:
+  with open(path) as report_file:
+    return json.load(report_file)
