@@ -30,8 +30,8 @@ says (the comparison issue 7 asks for), part 4 runs the variables file as it is.
    variables file once per --seeds seed until the run ends, and the comparison with SAC's
    published returns at equal env steps, the wall time to given returns and the training's
    env steps/s and gradient steps/s (scripts/mujoco_comparison.py):
-   benchmarks/mujoco_<date>_<time>.{json,md,png}. --mujoco_runs hopper=logs/hopper reports
-   on runs that already exist instead of training.
+   benchmarks/mujoco_<date>_<time>.{json,md,png}. --mujoco_runs hopper=logs/a,hopper=logs/b
+   reports on runs that already exist (one entry per run) instead of training them.
 
 Results: benchmarks/results_<date>_<time>.json (all numbers, the machine, the settings) and
 .md (a short table); --output_dir changes the folder.
@@ -579,8 +579,11 @@ def mujoco_benchmark(args, report: dict) -> str:
   import mujoco_comparison
 
   from sac_system import constants
-  existing = dict(item.split("=", 1) for item in args.mujoco_runs.split(",")) \
-      if args.mujoco_runs else {}
+  existing: dict = {}  # task -> its runs' exp dirs (a task may be named once per seed)
+  for item in (args.mujoco_runs or "").split(","):
+    if item:
+      task, exp_dir = item.split("=", 1)
+      existing.setdefault(task, []).append(exp_dir)
   tasks = [t for t in (args.mujoco or "").split(",") if t] or list(existing)
   report["tasks"] = {}
   args.capacity = 20_000
@@ -598,7 +601,7 @@ def mujoco_benchmark(args, report: dict) -> str:
                     worker_alone=speed["collection"]["worker_env_steps_per_second"],
                     raw_env_steps_per_second=speed["collection"]["raw_env_steps_per_second"])
     if task in existing:
-      runs = [(None, os.path.abspath(existing[task]))]
+      runs = [(None, os.path.abspath(exp_dir)) for exp_dir in existing[task]]
     else:
       runs = []
       for seed in [int(s) for s in args.seeds.split(",")]:
@@ -716,8 +719,10 @@ def main() -> int:
       "--mujoco", default=None, metavar="TASKS",
       help="comma-separated shipped MuJoCo tasks (halfcheetah, hopper, walker2d, "
       "ant): train each with --seeds and compare with published SAC results")
-  parser.add_argument("--mujoco_runs", default=None, metavar="TASK=EXP_DIR,...",
-                      help="report on these existing runs instead of training")
+  parser.add_argument(
+      "--mujoco_runs", default=None, metavar="TASK=EXP_DIR,...",
+      help="report on these existing runs instead of training (a task may "
+      "appear once per run)")
   parser.add_argument("--mujoco_limit_minutes", type=float, default=240.0,
                       help="stop a MuJoCo training run after this long")
   parser.add_argument("--mujoco_skip_speed", action="store_true",
