@@ -31,7 +31,7 @@ says (the comparison issue 7 asks for), part 4 runs the variables file as it is.
    published returns at equal env steps, the wall time to given returns and the training's
    env steps/s and gradient steps/s (scripts/mujoco_comparison.py):
    benchmarks/mujoco_<date>_<time>.{json,md,png}. --mujoco_runs hopper=logs/a,hopper=logs/b
-   reports on runs that already exist (one entry per run) instead of training them.
+   adds runs that already exist (one entry per run), reported without training them.
 
 Results: benchmarks/results_<date>_<time>.json (all numbers, the machine, the settings) and
 .md (a short table); --output_dir changes the folder.
@@ -560,17 +560,32 @@ def run_throughput(args, workers: int) -> dict:
 # ----- MuJoCo against published results ------------------------------------------------------
 def mujoco_run(args, task: str, seed: int) -> str:
   """Trains the shipped variables file of `task` with `seed` until the run ends (the config's
-  num_iterations) or --mujoco_limit_minutes pass; returns the exp dir."""
+  num_iterations) or --mujoco_limit_minutes pass (then it is stopped as Ctrl-C would, and its
+  curve so far is reported); returns the exp dir.
+
+  Raises:
+    RuntimeError: when the training fails (its exit status and output file).
+  """
   args.variables = os.path.join(REPO, f"training_variables_{task}.sh")
   process, exp_dir, _ = start_run(args, f"benchmark_mujoco_{task}_seed{seed}", SAC_SEED=seed)
+  stopped = False
   try:
     process.wait(timeout=args.mujoco_limit_minutes * 60)
   except subprocess.TimeoutExpired:
-    print(f"  {task} seed {seed}: stopped at the {args.mujoco_limit_minutes} min limit", flush=True)
+    stopped = True
+    print(f"  {task} seed {seed}: stopping at the {args.mujoco_limit_minutes} min limit",
+          flush=True)
   finally:
     if process.poll() is None:
       process.send_signal(signal.SIGTERM)
-      process.wait(timeout=120)
+      try:
+        process.wait(timeout=600)  # checkpoints are written on the way out
+      except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+  if process.returncode != 0 and not stopped:
+    raise RuntimeError(f"the {task} run (seed {seed}) failed with exit status "
+                       f"{process.returncode}; its output: {exp_dir}.out")
   return exp_dir
 
 
@@ -584,9 +599,9 @@ def mujoco_benchmark(args, report: dict) -> str:
     if item:
       task, exp_dir = item.split("=", 1)
       existing.setdefault(task, []).append(exp_dir)
-  tasks = [t for t in (args.mujoco or "").split(",") if t] or list(existing)
+  trained = [t for t in (args.mujoco or "").split(",") if t]
+  tasks = trained + [task for task in existing if task not in trained]
   report["tasks"] = {}
-  args.capacity = 20_000
   for task in tasks:
     config = os.path.join(REPO, "config", f"{task}.json")
     with open(config) as config_file:
@@ -600,10 +615,8 @@ def mujoco_benchmark(args, report: dict) -> str:
       result.update(learner_alone=speed["learner_ours"]["grad_steps_per_second"],
                     worker_alone=speed["collection"]["worker_env_steps_per_second"],
                     raw_env_steps_per_second=speed["collection"]["raw_env_steps_per_second"])
-    if task in existing:
-      runs = [(None, os.path.abspath(exp_dir)) for exp_dir in existing[task]]
-    else:
-      runs = []
+    runs = [(None, os.path.abspath(exp_dir)) for exp_dir in existing.get(task, [])]
+    if task in trained:
       for seed in [int(s) for s in args.seeds.split(",")]:
         print(f"{task} seed {seed}: training {os.path.basename(config)} ...", flush=True)
         runs.append((seed, mujoco_run(args, task, seed)))
@@ -739,7 +752,7 @@ def main() -> int:
     return 0
   mujoco = bool(args.mujoco or args.mujoco_runs)
   args.seconds = args.seconds or (8.0 if args.quick or mujoco else 30.0)
-  args.capacity = args.capacity or (20_000 if args.quick else 1_000_000)
+  args.capacity = args.capacity or (20_000 if args.quick or mujoco else 1_000_000)
   args.base_config = args.config
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
   from sac_system import program

@@ -131,9 +131,29 @@ def test_set_values_reach_the_mujoco_model_at_the_next_reset():
     env.close()
 
 
-def test_a_heavier_cheetah_falls_faster_in_the_engine():
-  """The scaled masses are the ones MuJoCo integrates: with mass and inertia doubled and all
-  forces but gravity unchanged, the torso's response to the same actions differs."""
+def test_what_mujoco_derives_from_the_masses_follows_them():
+  """After a reset with mass_scale 2, MuJoCo's compiled quantities agree with the new masses:
+  the world's subtree mass is the model's total, and the subtree centre of mass is the
+  mass-weighted mean of the bodies' centres (a stale subtree mass would scale it)."""
+  env = make_env("Ant-v5", mass_scale=2.0)
+  try:
+    xml_total = env.model.body_mass.sum()
+    env.reset()
+    env.step(np.zeros(8, np.float32))
+    model, data = env.model, env.gym_env.unwrapped.data
+    assert model.body_subtreemass[0] == pytest.approx(2.0 * xml_total)
+    centre = (model.body_mass[:, None] * data.xipos).sum(axis=0) / model.body_mass.sum()
+    np.testing.assert_allclose(data.subtree_com[0], centre, atol=1e-9)
+    env.set_state({"mass_scale": 1.0})
+    env.reset()
+    assert env.model.body_subtreemass[0] == pytest.approx(xml_total)
+  finally:
+    env.close()
+
+
+def test_heavier_bodies_move_differently_in_the_engine():
+  """The scaled masses are the ones MuJoCo integrates: with mass and inertia tripled and the
+  motors' forces unchanged, the same actions from the same start give another trajectory."""
   trajectories = []
   for scale in (1.0, 3.0):
     env = make_env(mass_scale=scale)
@@ -213,9 +233,25 @@ def test_a_curriculum_over_mass_scale_applied_by_a_worker(tmp_path):
       built.close()
 
 
+def test_an_inherited_disable_is_not_a_backend_choice(monkeypatch):
+  """MUJOCO_GL=disable, which training processes set and children inherit, does not stop a
+  video: the renderer gets EGL or OSMesa. A user's own backend is kept."""
+  code = ("from sac_system.envs import mujoco_env; import os; "
+          "print(mujoco_env.ensure_headless_gl(), os.environ['MUJOCO_GL'])")
+  for inherited, expected in (("disable", {"egl",
+                                           "osmesa"}), ("off", {"egl",
+                                                                "osmesa"}), ("osmesa", {"osmesa"})):
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                            timeout=120, env={
+                                **os.environ, "MUJOCO_GL": inherited})
+    assert result.returncode == 0, result.stderr[-2000:]
+    chosen, in_environment = result.stdout.split()
+    assert chosen in expected and in_environment == chosen, (inherited, result.stdout)
+
+
 def test_a_missing_gl_library_is_one_line_naming_the_package(monkeypatch):
   from sac_system.envs import mujoco_env
-  monkeypatch.setattr(mujoco_env, "_USER_GL", None)
+  monkeypatch.setattr(mujoco_env, "_USER_GL", "")
   monkeypatch.setattr(mujoco_env.ctypes.util, "find_library", lambda name: None)
   with pytest.raises(mujoco_env.MissingGLError) as error:
     mujoco_env.ensure_headless_gl()

@@ -34,7 +34,11 @@ class TrainParams(TrainParamsBase):
     if env_id not in gymnasium.registry:
       raise UserInputError(config_path, "env_id", f"{env_id!r} is not a registered gymnasium env")
     from sac_system.envs.mujoco_physics import is_mujoco_env
-    self.mujoco = is_mujoco_env(env_id)
+    try:
+      self.mujoco = is_mujoco_env(env_id)
+    except Exception as error:  # noqa: BLE001  importing the env's module may raise anything
+      raise UserInputError(config_path, "env_id", f"loading {env_id!r} raised "
+                           f"{type(error).__name__}: {error}") from None
     check_env_config(self, validate_kwargs=self._validate_physics)
 
   def _validate_physics(self, kwargs):

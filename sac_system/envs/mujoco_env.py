@@ -29,8 +29,12 @@ from sac_system.errors import UserInputError
 # MuJoCo picks its OpenGL backend from MUJOCO_GL when it is first imported; "disable" lets
 # envs that never render (training) import it on machines with no OpenGL library at all.
 # gymnasium's renderer reads MUJOCO_GL again when a frame is first drawn, so a video can
-# still choose a backend then (`ensure_headless_gl`). A user's own MUJOCO_GL is never changed.
-_USER_GL = os.environ.get("MUJOCO_GL")
+# still choose a backend then (`ensure_headless_gl`). A user's own backend is never changed; a
+# "disable" is not a backend (child processes inherit ours), so a video replaces it.
+_DISABLED = ("disable", "disabled", "off", "false", "0")
+_USER_GL = os.environ.get("MUJOCO_GL", "").strip().lower()
+if _USER_GL in _DISABLED:
+  _USER_GL = ""
 os.environ.setdefault("MUJOCO_GL", "disable")
 
 # Headless backend -> (the shared library it loads, the Debian package that provides it).
@@ -90,19 +94,25 @@ class MujocoEnvironment(PhysicsEnvironment):
       env.close()
       raise UnsupportedEnvError(f"{self._env_id} is not a MuJoCo env; mass_scale, friction_scale "
                                 f"and damping_scale apply only to MuJoCo envs")
-    model = env.unwrapped.model
-    # What the XML gave, which the scales multiply (a rebuilt env gets the same values).
-    self._xml_physics = {
-        "body_mass": model.body_mass.copy(),
-        "body_inertia": model.body_inertia.copy(),
-        "geom_friction": model.geom_friction.copy(),
-        "dof_damping": model.dof_damping.copy()}
     return env
 
   @property
   def model(self):
     """The MuJoCo model (`mujoco.MjModel`) the env steps."""
     return self._env.unwrapped.model
+
+  def _xml_physics(self) -> Dict[str, np.ndarray]:
+    """What the model's XML gave, which the scales multiply: copied from each new model (a
+    rebuilt env's, still unscaled) before the first scale is written into it."""
+    model = self.model
+    if getattr(self, "_xml_model", None) is not model:
+      self._xml_model = model
+      self._xml_arrays = {
+          "body_mass": model.body_mass.copy(),
+          "body_inertia": model.body_inertia.copy(),
+          "geom_friction": model.geom_friction.copy(),
+          "dof_damping": model.dof_damping.copy()}
+    return self._xml_arrays
 
   # ----- set_state: physics keys, and the task's constructor arguments ------------------------
   def state_keys(self):
@@ -131,16 +141,21 @@ class MujocoEnvironment(PhysicsEnvironment):
       super(PhysicsEnvironment, self)._apply_state(task_kwargs)
 
   def _use_physics(self, physics: Dict[str, Any]) -> None:
-    model, xml = self.model, self._xml_physics
+    import mujoco
+    model, xml = self.model, self._xml_physics()
     model.body_mass[:] = xml["body_mass"] * physics["mass_scale"]
     model.body_inertia[:] = xml["body_inertia"] * physics["mass_scale"]
     model.geom_friction[:] = xml["geom_friction"] * physics["friction_scale"]
     model.dof_damping[:] = xml["dof_damping"] * physics["damping_scale"]
+    # What MuJoCo derives from masses when it compiles (subtree masses, the inverse weights
+    # that set contact and joint-limit softness, ...) follows the new masses; the reset that
+    # comes next recomputes the state.
+    mujoco.mj_setConst(model, self._env.unwrapped.data)
 
   def model_scales(self) -> Dict[str, Optional[float]]:
     """The scales the MuJoCo model runs with now, read back from the model's arrays (None
-    where the XML has nothing to scale, e.g. Hopper's joint damping)."""
-    model, xml = self.model, self._xml_physics
+    where the XML has nothing to scale, e.g. a model without joint damping)."""
+    model, xml = self.model, self._xml_physics()
 
     def ratio(now, base):
       nonzero = base != 0
