@@ -734,8 +734,8 @@ def main() -> int:
       "ant): train each with --seeds and compare with published SAC results")
   parser.add_argument(
       "--mujoco_runs", default=None, metavar="TASK=EXP_DIR,...",
-      help="report on these existing runs instead of training (a task may "
-      "appear once per run)")
+      help="also report on these existing runs, without training them (a task "
+      "may appear once per run)")
   parser.add_argument("--mujoco_limit_minutes", type=float, default=240.0,
                       help="stop a MuJoCo training run after this long")
   parser.add_argument("--mujoco_skip_speed", action="store_true",

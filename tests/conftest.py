@@ -57,7 +57,7 @@ def write_config(directory, hyperparameters=None, **extra):
 
 
 def write_variables(tmp_path, config, workers=1, name="run", extra="",
-                    params="sac_system/envs/gym_params.py"):
+                    params="sac_system/envs/gym_params.py", seed=3):
   """Writes tmp_path/vars.sh (generic gym params by default); the exp dir is tmp_path/logs/name."""
   path = tmp_path / "vars.sh"
   path.write_text(f"""\
@@ -69,7 +69,7 @@ SAC_REVERB_CPUS=1
 SAC_TRAIN_CPUS=1
 SAC_NUM_COLLECT_WORKERS={workers}
 SAC_COLLECT_WORKER_CPUS=1
-SAC_SEED=3
+SAC_SEED={seed}
 {extra}""")
   return str(path)
 

@@ -16,6 +16,7 @@ from conftest import REPO
 from conftest import TINY_HYPERPARAMETERS
 from conftest import FakeVariables
 from conftest import RecordingWriter
+from conftest import write_variables
 from sac_system.envs.minitaur_physics import MINITAUR
 
 MINITAUR_PARAMS = os.path.join(REPO, "sac_system", "envs", "minitaur_params.py")
@@ -175,19 +176,10 @@ def test_a_tiny_minitaur_run_and_its_video(tmp_path):
               "friction": {
                   "iters": [0, 3],
                   "range": [0.5, 0.8]}}}))
-  variables = tmp_path / "vars.sh"
-  variables.write_text(f"""SAC_PARAMS=sac_system/envs/minitaur_params.py
-SAC_CONFIG={config}
-SAC_EXP_NAME=minitaur
-SAC_LOGS_DIR={tmp_path}/logs
-SAC_REVERB_CPUS=1
-SAC_TRAIN_CPUS=1
-SAC_NUM_COLLECT_WORKERS=1
-SAC_COLLECT_WORKER_CPUS=1
-SAC_SEED=2
-""")
-  result = subprocess.run([os.path.join(REPO, "run_script.sh"),
-                           str(variables)], cwd=REPO, capture_output=True, text=True, timeout=300)
+  variables = write_variables(tmp_path, config, name="minitaur",
+                              params="sac_system/envs/minitaur_params.py", seed=2)
+  result = subprocess.run([os.path.join(REPO, "run_script.sh"), variables], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
   exp_dir = tmp_path / "logs" / "minitaur"
   records = [json.loads(line) for line in open(exp_dir / "metrics.jsonl")]

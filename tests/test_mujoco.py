@@ -15,6 +15,7 @@ from conftest import REPO
 from conftest import TINY_HYPERPARAMETERS
 from conftest import FakeVariables
 from conftest import RecordingWriter
+from conftest import write_variables
 from sac_system.envs.mujoco_physics import mujoco_physics
 
 GYM_PARAMS = os.path.join(REPO, "sac_system", "envs", "gym_params.py")
@@ -283,19 +284,9 @@ def test_a_tiny_hopper_run_its_video_and_a_mass_by_friction_grid(tmp_path):
               **TINY_HYPERPARAMETERS, "steps_per_item": 4,
               "eval_interval": 3,
               "eval_episodes": 1}}))
-  variables = tmp_path / "vars.sh"
-  variables.write_text(f"""SAC_PARAMS=sac_system/envs/gym_params.py
-SAC_CONFIG={config}
-SAC_EXP_NAME=hopper
-SAC_LOGS_DIR={tmp_path}/logs
-SAC_REVERB_CPUS=1
-SAC_TRAIN_CPUS=1
-SAC_NUM_COLLECT_WORKERS=1
-SAC_COLLECT_WORKER_CPUS=1
-SAC_SEED=3
-""")
-  result = subprocess.run([os.path.join(REPO, "run_script.sh"),
-                           str(variables)], cwd=REPO, capture_output=True, text=True, timeout=300)
+  variables = write_variables(tmp_path, config, name="hopper")
+  result = subprocess.run([os.path.join(REPO, "run_script.sh"), variables], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
   exp_dir = tmp_path / "logs" / "hopper"
   records = [json.loads(line) for line in open(exp_dir / "metrics.jsonl")]

@@ -81,6 +81,8 @@ class MujocoEnvironment(PhysicsEnvironment):
       ValueError: naming a bad physics key or value.
     """
     self.PHYSICS = mujoco_physics(env_id)
+    self._xml_model = None  # the model `_xml_arrays` were copied from
+    self._xml_arrays: Dict[str, np.ndarray] = {}
     settings, task_kwargs = split_settings(dict(env_kwargs or {}))
     super().__init__(env_id, settings, task_kwargs, max_episode_steps=max_episode_steps,
                      render_mode=render_mode)
@@ -105,7 +107,7 @@ class MujocoEnvironment(PhysicsEnvironment):
     """What the model's XML gave, which the scales multiply: copied from each new model (a
     rebuilt env's, still unscaled) before the first scale is written into it."""
     model = self.model
-    if getattr(self, "_xml_model", None) is not model:
+    if self._xml_model is not model:
       self._xml_model = model
       self._xml_arrays = {
           "body_mass": model.body_mass.copy(),

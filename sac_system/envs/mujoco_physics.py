@@ -34,9 +34,13 @@ def mujoco_physics(env_id: str) -> PhysicsParameters:
                            defaults=dict.fromkeys(SCALES, 1.0), randomized=SCALES)
 
 
+# Every physics key (the scales and their randomization keys), whatever the env's name.
+PHYSICS_KEYS = frozenset(mujoco_physics("MuJoCo").state_keys)
+
+
 def is_physics_key(key: str) -> bool:
   """Whether `key` is one of the MuJoCo physics keys (a scale or its randomization)."""
-  return any(key == name or key in (f"{name}_spread", f"{name}_distribution") for name in SCALES)
+  return key in PHYSICS_KEYS
 
 
 def is_mujoco_env(env_id: str) -> bool:
