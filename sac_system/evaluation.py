@@ -279,6 +279,14 @@ def grid_cells(axes: Sequence[Tuple[str, List[float]]], state_keys: Sequence[str
   return cells
 
 
+def grid_file_stem(checkpoint: str, axes: Sequence[Tuple[str, List[float]]], seed: int) -> str:
+  """The name (without .csv/.png) of a robustness grid's files under EXP/eval:
+  robustness_<ckpt>_<p1>-x-<p2>[_<fixed>=<v>]_seed<seed>."""
+  varying = "-x-".join(name for name, values in axes if len(values) > 1)
+  fixed = "".join(f"_{name}={values[0]:g}" for name, values in axes if len(values) == 1)
+  return f"robustness_{checkpoint}_{varying}{fixed}_seed{seed}"
+
+
 def robustness_grid(evaluator: CheckpointEvaluator, checkpoint: str, axis_specs: Sequence[str],
                     num_episodes: int, seed: int, printer=print) -> Dict[str, str]:
   """Evaluates one checkpoint on every cell of a grid of environment parameters.
@@ -320,10 +328,7 @@ def robustness_grid(evaluator: CheckpointEvaluator, checkpoint: str, axis_specs:
         summary["eval/max_return"], summary["eval/average_episode_length"]])
     printer(f"cell {index + 1}/{len(cells)} " + " ".join(f"{name}={cell[name]:g}" for name in names)
             + f": mean return {rows[-1][len(names)]:8.2f} +- {rows[-1][len(names) + 1]:.2f}")
-  fixed_names = "".join(f"_{name}={values[0]:g}" for name, values in axes if len(values) == 1)
-  base = os.path.join(
-      evaluator.exp_dir, constants.EVAL_DIR, f"robustness_{checkpoint}_"
-      f"{'-x-'.join(name for name, _ in varying)}{fixed_names}_seed{seed}")
+  base = os.path.join(evaluator.exp_dir, constants.EVAL_DIR, grid_file_stem(checkpoint, axes, seed))
   write_csv(base + ".csv", ",".join(names) + ",mean_return,std_return,min_return,max_return,"
             "mean_length", [",".join(f"{value:.6g}" for value in row) for row in rows])
   from sac_system import plotting

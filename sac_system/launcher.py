@@ -463,17 +463,8 @@ class Launcher:
     return False
 
   def record_restart(self, program: Program, code: int) -> None:
-    metrics.append_record(
-        self.exp_dir, {
-            "time": round(time.time(), 3),
-            "source": constants.LAUNCHER_SOURCE,
-            "train_step": int(self.progress.learner.get("train_step", 0)),
-            "iteration": int(self.progress.learner.get("iteration", 0)),
-            "env_steps": self.progress.env_steps,
-            "event": "restart",
-            "program": program.name,
-            "exit_code": code,
-            f"restarts/{program.name}": program.restarts})
+    self.record_event("restart", program=program.name, exit_code=code,
+                      **{f"restarts/{program.name}": program.restarts})
 
   def supervise_once(self) -> Optional[int]:
     """Handles exits and restarts. Returns an exit code when the run is over."""
@@ -565,8 +556,39 @@ class Launcher:
     else:
       stop_programs(clients, STOP_GRACE_S)
       stop_programs(servers, SERVER_STOP_GRACE_S)
+    if code == 0 and self.learner is not None:
+      self.mark_finished()
     self.summary(code, time.monotonic() - started)
     return code
+
+  def record_event(self, event: str, at: Optional[float] = None, **extra) -> None:
+    """Appends a launcher record (`start`, `restart`, `finished`) to metrics.jsonl; `start`
+    is the clock that wall-time curves and sweeps' time to a threshold count from
+    (docs/design.md §7)."""
+    metrics.append_record(
+        self.exp_dir, {
+            "time": round(time.time() if at is None else at, 3),
+            "source": constants.LAUNCHER_SOURCE,
+            "train_step": int(self.progress.learner.get("train_step", 0)),
+            "iteration": int(self.progress.learner.get("iteration", 0)),
+            "env_steps": self.progress.env_steps,
+            "event": event,
+            **extra})
+
+  def mark_finished(self) -> None:
+    """The learner reached its step budget: says so in run_info.json (what a sweep reads to
+    skip the run) and in metrics.jsonl."""
+    path = os.path.join(self.exp_dir, constants.RUN_INFO_FILE)
+    try:
+      with open(path) as info_file:
+        info = json.load(info_file)
+    except (OSError, ValueError):
+      info = {}
+    self.progress.update()
+    info["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    info["final_train_step"] = int(self.progress.learner.get("train_step", 0))
+    files.write_json(path, info)
+    self.record_event("finished")
 
   def write_training_plot(self) -> None:
     """Draws EXP/training.png from metrics.jsonl; a failure to plot never fails the run."""
@@ -604,6 +626,7 @@ class Launcher:
 
 
 def main(argv=None) -> int:
+  launched = time.time()
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("variables", help="training-variables file, e.g. training_variables.sh")
   parser.add_argument(
@@ -663,6 +686,7 @@ def main(argv=None) -> int:
       log(f"--fresh: moved the previous run aside to {move_aside(variables.exp_dir)}")
       resuming = False
     launcher.prepare_exp_dir(resuming)
+    launcher.record_event("start", at=launched)
     files.write_json(os.path.join(variables.exp_dir, constants.CPU_PLAN_FILE), plan.to_json())
     checkpoint = os.path.join(variables.exp_dir, constants.TRAIN_DIR,
                               constants.LEARNER_CHECKPOINTS_DIR, "checkpoint")

@@ -15,7 +15,7 @@ import json
 import math
 import os
 import time
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
@@ -56,6 +56,30 @@ def iter_records(exp_dir: str, source: Optional[str] = None) -> Iterator[Dict[st
         continue
       if isinstance(record, dict) and (source is None or record.get("source") == source):
         yield record
+
+
+def run_clock(records: Sequence[Dict[str, Any]]) -> Callable[[float], float]:
+  """The run's own clock: seconds since it was launched at a unix time, not counting the time
+  between a stop and the resume that followed.
+
+  The launcher records an `event: start` at each launch (its time is when the command began);
+  the time from the last record before such a start to the start is downtime. Runs written
+  before the launcher recorded starts count from their first record.
+  """
+  times = sorted(float(r["time"]) for r in records if "time" in r)
+  if not times:
+    return lambda t: 0.0
+  starts = sorted(
+      float(r["time"])
+      for r in records
+      if r.get("source") == constants.LAUNCHER_SOURCE and r.get("event") == "start")
+  origin = times[0]
+  gaps = []
+  for start in starts:
+    before = [t for t in times if t < start]
+    if before and start > before[-1]:
+      gaps.append((start, start - before[-1]))
+  return lambda t: t - origin - sum(gap for at, gap in gaps if at <= t)
 
 
 class MetricsReporter:

@@ -83,7 +83,7 @@ def load_run(exp_dir: str) -> Dict[str, np.ndarray]:
   records = metrics.read_records(exp_dir)
   if not records:
     raise ValueError(f"{metrics.metrics_path(exp_dir)} has no records")
-  start = min(r["time"] for r in records)
+  clock = metrics.run_clock(records)  # minutes from the command, a resume's downtime left out
   learner = [r for r in records if r.get("source") == constants.LEARNER_PROGRAM]
   workers = [r for r in records if constants.is_worker_program(r.get("source", ""))]
   learner_times = np.array([r["time"] for r in learner])
@@ -110,7 +110,7 @@ def load_run(exp_dir: str) -> Dict[str, np.ndarray]:
     returns = [r["eval/average_return"] for r in group]
     rows.append(
         (np.mean([total_env_steps(r) for r in group]),
-         (np.mean([r["time"] for r in group]) - start) / 60.0, np.mean(returns), np.min(returns),
+         np.mean([clock(r["time"]) for r in group]) / 60.0, np.mean(returns), np.min(returns),
          np.max(returns), *[np.mean([r.get(m, np.nan) for r in group]) for m in eval_metrics]))
   table = np.array(rows).reshape(-1, 5 + len(eval_metrics))
   series.update(eval_env_steps=table[:, 0], eval_minutes=table[:, 1], eval_mean=table[:, 2],

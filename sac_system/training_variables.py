@@ -39,7 +39,7 @@ _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _BASH_DUMP = r'''
 set -a
 . "$1" >&2 || exit 97
-for name in $(compgen -v SAC_); do printf '%s\0%s\0' "$name" "${!name}"; done
+for name in $(compgen -v "$2"); do printf '%s\0%s\0' "$name" "${!name}"; done
 '''
 
 
@@ -70,20 +70,22 @@ class TrainingVariables:
             + 2)
 
 
-def read_shell_variables(path: str) -> Dict[str, str]:
-  """Evaluates `path` with bash in a clean environment and returns its SAC_* variables.
+def read_shell_variables(path: str, prefix: str = "SAC_",
+                         what: str = "training-variables file") -> Dict[str, str]:
+  """Evaluates `path` with bash in a clean environment and returns its variables whose names
+  start with `prefix` (a sweep file's are SWEEP_*).
 
   Raises:
     UserInputError: if the file is missing, unreadable or bash fails on it.
   """
   if not os.path.isfile(path):
-    raise UserInputError(path, "", "training-variables file not found")
+    raise UserInputError(path, "", f"{what} not found")
   if not os.access(path, os.R_OK):
-    raise UserInputError(path, "", "training-variables file is not readable")
+    raise UserInputError(path, "", f"{what} is not readable")
   env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}
   result = subprocess.run(["bash", "-c", _BASH_DUMP, "_",
-                           os.path.abspath(path)], env=env, capture_output=True, timeout=30,
-                          check=False)
+                           os.path.abspath(path), prefix], env=env, capture_output=True,
+                          timeout=30, check=False)
   if result.returncode != 0:
     detail = result.stderr.decode(errors="replace").strip().splitlines()
     raise UserInputError(path, "", "bash could not evaluate the file" +
