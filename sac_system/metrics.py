@@ -70,8 +70,7 @@ def run_clock(records: Sequence[Dict[str, Any]]) -> Callable[[float], float]:
   if not times:
     return lambda t: 0.0
   starts = sorted(
-      float(r["time"])
-      for r in records
+      float(r["time"]) for r in records
       if r.get("source") == constants.LAUNCHER_SOURCE and r.get("event") == "start")
   origin = times[0]
   gaps = []

@@ -232,12 +232,12 @@ def plot_training(exp_dirs: Sequence[str], path: str) -> str:
 
 
 def plot_grid(varying: Sequence[Tuple[str, Sequence[float], np.ndarray]], means: np.ndarray,
-              title: str, path: str) -> None:
+              title: str, path: str, value_label: str = "mean greedy return") -> None:
   """Mean return over a parameter grid: a heatmap for two varying parameters, a line for one.
 
   Args:
     varying: (name, the axis values, each cell's value of it) per varying parameter.
-    means: Each cell's mean return.
+    means: Each cell's mean return (or what `value_label` says, e.g. an IQM over seeds).
   """
   plt = pyplot()
   if len(varying) == 1:
@@ -245,7 +245,7 @@ def plot_grid(varying: Sequence[Tuple[str, Sequence[float], np.ndarray]], means:
     figure, axis = plt.subplots(figsize=(7, 4))
     order = np.argsort(column)
     axis.plot(column[order], means[order], marker="o")
-    axis.set(xlabel=name, ylabel="mean greedy return")
+    axis.set(xlabel=name, ylabel=value_label)
     axis.axhline(200, color="gray", linestyle="--", linewidth=0.8)
     axis.grid(alpha=0.3)
   else:
@@ -260,7 +260,7 @@ def plot_grid(varying: Sequence[Tuple[str, Sequence[float], np.ndarray]], means:
     axis.set_xticks(range(len(col_values)), [f"{v:g}" for v in col_values])
     axis.set_yticks(range(len(row_values)), [f"{v:g}" for v in row_values])
     axis.set(xlabel=col_name, ylabel=row_name)
-    figure.colorbar(image, ax=axis, label="mean greedy return")
+    figure.colorbar(image, ax=axis, label=value_label)
   axis.set_title(title, fontsize=9)
   figure.tight_layout()
   save_figure(figure, path)

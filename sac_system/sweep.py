@@ -66,8 +66,7 @@ SWEEP_VARIABLES = {
     "SWEEP_GRID_EPISODES": "episodes per grid cell (10)",
     "SWEEP_GRID_SEED": "seed of the grid's episodes (108)",
     "SWEEP_THRESHOLD": "the return whose first reaching is timed (the env's reward_threshold)",
-    "SWEEP_SBATCH_OPTIONS": "extra sbatch options of the array jobs, e.g. --partition=cpu ()",
-}
+    "SWEEP_SBATCH_OPTIONS": "extra sbatch options of the array jobs, e.g. --partition=cpu ()",}
 # Variables of a run that the sweep sets itself.
 SWEEP_OWNED = ("SAC_EXP_NAME", "SAC_LOGS_DIR", "SAC_SEED", "SAC_REPLAY_PORT")
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")
@@ -92,7 +91,8 @@ def parse_seeds(text: str, source: str) -> List[int]:
   seeds: List[int] = []
   tokens = [token for token in re.split(r"[\s,]+", text.strip()) if token]
   if not tokens:
-    raise UserInputError(source, "SWEEP_SEEDS", "empty; expected seeds such as \"0-4\" or \"0 1 2\"")
+    raise UserInputError(source, "SWEEP_SEEDS",
+                         "empty; expected seeds such as \"0-4\" or \"0 1 2\"")
   for token in tokens:
     match = re.fullmatch(r"(\d+)(?:-(\d+))?", token)
     if not match or (match.group(2) is not None and int(match.group(2)) < int(match.group(1))):
@@ -132,8 +132,9 @@ def apply_config_overrides(config: Dict[str, Any], overrides: Sequence[Tuple[str
     for depth, part in enumerate(parts[:-1]):
       child = node.setdefault(part, {})
       if not isinstance(child, dict):
-        raise UserInputError(source, key, f"{path}: {'.'.join(parts[:depth + 1])} is "
-                             f"{json.dumps(child)}, not a JSON object")
+        raise UserInputError(
+            source, key, f"{path}: {'.'.join(parts[:depth + 1])} is "
+            f"{json.dumps(child)}, not a JSON object")
       node = child
     node[parts[-1]] = value
   return result
@@ -163,8 +164,9 @@ def parse_variant(name: str, text: str, source: str, repo_root: str) -> Variant:
   except ValueError as error:
     raise UserInputError(source, key, f"cannot split the value: {error}") from None
   if not tokens:
-    raise UserInputError(source, key, "empty; expected a training-variables file, then "
-                         "overrides such as hyperparameters.batch_size=128")
+    raise UserInputError(
+        source, key, "empty; expected a training-variables file, then "
+        "overrides such as hyperparameters.batch_size=128")
   variables_path = resolve_path(tokens[0], source, repo_root)
   if not os.path.isfile(variables_path):
     raise UserInputError(source, key, f"training-variables file {tokens[0]!r} not found")
@@ -186,13 +188,15 @@ def parse_variant(name: str, text: str, source: str, repo_root: str) -> Variant:
                              "remove it")
       if target not in known_variables:
         close = difflib.get_close_matches(target, sorted(known_variables), n=1)
-        raise UserInputError(source, key, f"{target}: unknown variable"
-                             + (f"; did you mean {close[0]}?" if close else ""))
+        raise UserInputError(
+            source, key, f"{target}: unknown variable" +
+            (f"; did you mean {close[0]}?" if close else ""))
       variable_overrides.append((target, value))
     else:
       if not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*", target):
-        raise UserInputError(source, key, f"{target!r}: expected a config key path such as "
-                             "hyperparameters.batch_size, config=FILE or SAC_<NAME>")
+        raise UserInputError(
+            source, key, f"{target!r}: expected a config key path such as "
+            "hyperparameters.batch_size, config=FILE or SAC_<NAME>")
       config_overrides.append((target, parse_override_value(value)))
   return Variant(name, variables_path, config_path, tuple(config_overrides),
                  tuple(variable_overrides))
@@ -219,16 +223,17 @@ def read_sweep_file(path: str) -> Dict[str, str]:
   values = read_shell_variables(path, prefix="SWEEP_", what="sweep file")
   for name in sorted(values):
     if name not in SWEEP_VARIABLES and not name.startswith(VARIANT_PREFIX):
-      close = difflib.get_close_matches(name, sorted(SWEEP_VARIABLES) + [VARIANT_PREFIX + "<name>"],
-                                        n=1)
-      raise UserInputError(path, name, "unknown variable" + (f"; did you mean {close[0]}?"
-                                                             if close else ""))
+      close = difflib.get_close_matches(name,
+                                        sorted(SWEEP_VARIABLES) + [VARIANT_PREFIX + "<name>"], n=1)
+      raise UserInputError(path, name, "unknown variable" +
+                           (f"; did you mean {close[0]}?" if close else ""))
   for name in ("SWEEP_NAME", "SWEEP_SEEDS"):
     if name not in values:
       raise UserInputError(path, name, f"missing; expected {SWEEP_VARIABLES[name]}")
   if not any(name.startswith(VARIANT_PREFIX) for name in values):
-    raise UserInputError(path, VARIANT_PREFIX + "<name>", "no variant; expected at least one "
-                         'line such as SWEEP_VARIANT_default="training_variables.sh"')
+    raise UserInputError(
+        path, VARIANT_PREFIX + "<name>", "no variant; expected at least one "
+        'line such as SWEEP_VARIANT_default="training_variables.sh"')
   return values
 
 
@@ -270,8 +275,8 @@ def plan_sweep(path: str, repo_root: str = REPO_ROOT, check=None,
                          f"expected letters, digits, '.', '_' or '-' (no '/'), got {name!r}")
   seeds = parse_seeds(values["SWEEP_SEEDS"], path)
   logs_dir = values.get("SWEEP_LOGS_DIR", "").strip() or os.path.join("logs", "sweeps")
-  sweep_dir = os.path.abspath(logs_dir if os.path.isabs(logs_dir) else os.path.join(
-      repo_root, logs_dir))
+  sweep_dir = os.path.abspath(
+      logs_dir if os.path.isabs(logs_dir) else os.path.join(repo_root, logs_dir))
   sweep_dir = os.path.join(sweep_dir, name)
   grid = shlex.split(values.get("SWEEP_GRID", ""))
   if grid:
@@ -291,12 +296,12 @@ def plan_sweep(path: str, repo_root: str = REPO_ROOT, check=None,
                            f"{threshold_text!r}") from None
   if check is None:
     from sac_system.launcher import check_params as check
-  variants = []
+  variants: List[Dict[str, Any]] = []
   for key in sorted(k for k in values if k.startswith(VARIANT_PREFIX)):
-    variant = parse_variant(key[len(VARIANT_PREFIX):], values[key], path, repo_root)
+    parsed = parse_variant(key[len(VARIANT_PREFIX):], values[key], path, repo_root)
     variants.append(
-        describe_variant(variant, path, sweep_dir, seeds, repo_root, check, allowed_cpus))
-  runs = []
+        describe_variant(parsed, path, sweep_dir, seeds, repo_root, check, allowed_cpus))
+  runs: List[Dict[str, Any]] = []
   for variant in variants:
     for seed in seeds:
       runs.append({
@@ -357,8 +362,8 @@ def describe_variant(variant: Variant, source: str, sweep_dir: str, seeds: Seque
       "params": checked.params_path,
       "config": config,
       "config_source": config_path,
-      "overrides": [f"{path}={json.dumps(value)}" for path, value in variant.config_overrides] +
-                   [f"{name}={value}" for name, value in variant.variable_overrides],
+      "overrides": [f"{path}={json.dumps(value)}" for path, value in variant.config_overrides]
+                   + [f"{name}={value}" for name, value in variant.variable_overrides],
       "variables": {
           "SAC_REVERB_CPUS": checked.reverb_cpus,
           "SAC_TRAIN_CPUS": checked.train_cpus,
@@ -384,8 +389,8 @@ def write_plan(plan: Dict[str, Any]) -> None:
     variant = variants[run["variant"]]
     lines = [
         f"# Written by `sac_system.sweep` for run {run['name']} of sweep {plan['name']}",
-        f"# ({plan['sweep_file']}; variant from {variant['variables_file']}"
-        + (f" with {' '.join(variant['overrides'])}" if variant["overrides"] else "") + ").",
+        f"# ({plan['sweep_file']}; variant from {variant['variables_file']}" +
+        (f" with {' '.join(variant['overrides'])}" if variant["overrides"] else "") + ").",
         "# The sweep rewrites it at every submission.",
         f"SAC_PARAMS={shlex.quote(variant['params'])}",
         f"SAC_CONFIG={shlex.quote(os.path.join(sweep_dir, variant['name'], 'config.json'))}",
@@ -408,8 +413,9 @@ def load_plan(sweep_dir: str) -> Dict[str, Any]:
     with open(path) as plan_file:
       return json.load(plan_file)
   except (OSError, ValueError) as error:
-    raise UserInputError(path, "", f"not a sweep dir's plan ({error}); run the sweep "
-                         "file with sweep_script.sh first") from None
+    raise UserInputError(
+        path, "", f"not a sweep dir's plan ({error}); run the sweep "
+        "file with sweep_script.sh first") from None
 
 
 # ----- the state of each run ---------------------------------------------------------------------
@@ -492,8 +498,7 @@ def run_task(sweep_dir: str, index: int) -> int:
   if csv is not None and not os.path.isfile(csv):
     argv = [
         sys.executable,
-        os.path.join(REPO_ROOT, "sac_system", "run.py"), "--params", variant["params"],
-        "--config",
+        os.path.join(REPO_ROOT, "sac_system", "run.py"), "--params", variant["params"], "--config",
         os.path.join(sweep_dir, variant["name"], "config.json"), "--exp_dir", run["exp_dir"],
         "--checkpoint", "latest", "--num_episodes",
         str(plan["grid_episodes"]), "--seed",
@@ -545,8 +550,9 @@ class LocalQueue:
   def start(self, run: Dict[str, Any]) -> None:
     slot = self.free_slots.pop(0)
     output = os.path.join(os.path.dirname(run["exp_dir"]), f"seed{run['seed']}.out")
-    argv = [sys.executable, "-m", "sac_system.sweep", "--task", str(run["index"]),
-            self.plan["sweep_dir"]]
+    argv = [
+        sys.executable, "-m", "sac_system.sweep", "--task",
+        str(run["index"]), self.plan["sweep_dir"]]
     if len(self.slots) > 1:
       argv = ["taskset", "-c", cpu_allocation.format_cpu_list(slot)] + argv
     with open(output, "ab") as out:
@@ -647,8 +653,7 @@ def submit_arrays(plan: Dict[str, Any], sbatch: str = "sbatch") -> List[str]:
   lines, job_ids = [], []
   for variant in plan["variants"]:
     pending = [
-        run["index"]
-        for run in plan["runs"]
+        run["index"] for run in plan["runs"]
         if run["variant"] == variant["name"] and run_state(plan, run) != FINISHED]
     if not pending:
       lines.append(f"variant {variant['name']}: every run finished already")
@@ -664,9 +669,10 @@ def submit_arrays(plan: Dict[str, Any], sbatch: str = "sbatch") -> List[str]:
                  f"runs {','.join(map(str, pending))} with --cpus-per-task="
                  f"{variant['slurm_cpus']}; output {output}")
   report = os.path.join(plan["sweep_dir"], "slurm-report-%j.out")
-  argv = [sbatch, "--parsable", "--cpus-per-task=1", "--ntasks=1",
-          f"--job-name=sweep-{plan['name']}-report", f"--output={report}",
-          f"--export=ALL,SAC_REPO_ROOT={REPO_ROOT},SAC_SWEEP_REPORT=1"]
+  argv = [
+      sbatch, "--parsable", "--cpus-per-task=1", "--ntasks=1",
+      f"--job-name=sweep-{plan['name']}-report", f"--output={report}",
+      f"--export=ALL,SAC_REPO_ROOT={REPO_ROOT},SAC_SWEEP_REPORT=1"]
   if job_ids:
     argv.append(f"--dependency=afterany:{':'.join(job_ids)}")
   report_id = sbatch_call(argv + extra + [script, plan["sweep_dir"]])
@@ -702,9 +708,9 @@ def main(argv=None) -> int:
   mode.add_argument("--slurm", action="store_true",
                     help="submit one job array per variant and a report job, then return")
   mode.add_argument("--status", action="store_true", help="print each run's state")
-  mode.add_argument("--report", action="store_true",
-                    help="(re)write the report of the finished runs: python -m "
-                    "sac_system.aggregate does the same")
+  mode.add_argument(
+      "--report", action="store_true", help="(re)write the report of the finished runs: python -m "
+      "sac_system.aggregate does the same")
   mode.add_argument("--task", type=int, help=argparse.SUPPRESS)
   args = parser.parse_args(argv)
   try:

@@ -84,8 +84,8 @@ def read_shell_variables(path: str, prefix: str = "SAC_",
     raise UserInputError(path, "", f"{what} is not readable")
   env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}
   result = subprocess.run(["bash", "-c", _BASH_DUMP, "_",
-                           os.path.abspath(path), prefix], env=env, capture_output=True,
-                          timeout=30, check=False)
+                           os.path.abspath(path), prefix], env=env, capture_output=True, timeout=30,
+                          check=False)
   if result.returncode != 0:
     detail = result.stderr.decode(errors="replace").strip().splitlines()
     raise UserInputError(path, "", "bash could not evaluate the file" +

@@ -1,6 +1,7 @@
 """The SLURM batch job on a real single-node SLURM cluster (munged, slurmctld, slurmd started by
 scripts/slurm_local_cluster.sh; needs root, as in CI)."""
 
+import json
 import os
 import re
 import subprocess
@@ -119,3 +120,70 @@ def test_multinode_jobs_put_head_and_workers_in_separate_jobs(slurm_cluster, tmp
     assert f"SLURM_PROCID={worker}" in log and f"--replay_address {address}" in log
     assert "eval at train_step 100" in log, log[-2000:]  # each worker's final evaluation
   assert (exp_dir / "policies" / "checkpoints" / "policy_checkpoint_0000000100").is_dir()
+
+
+def job_records(job_id):
+  """One dict per record of `scontrol show job` (an array job shows one per task)."""
+  result = subprocess.run(["scontrol", "show", "job", str(job_id)], capture_output=True, text=True)
+  return [
+      dict(re.findall(r"(\w+)=(\S+)", block)) for block in result.stdout.split("\n\n")
+      if block.strip()]
+
+
+def test_sweep_runs_as_job_arrays(slurm_cluster, tmp_path):
+  """`./sweep_script.sh SWEEP.sh --slurm`: 2 tiny variants x 2 seeds as one job array per
+  variant (each task sized like a single-node job) and a report job after them."""
+  config = write_config(tmp_path, {"num_iterations": 4, "eval_interval": 2})
+  variables = write_variables(tmp_path, config)
+  sweep_file = tmp_path / "sweep.sh"
+  sweep_file.write_text(f"""\
+SWEEP_NAME=arrays
+SWEEP_SEEDS="0 1"
+SWEEP_LOGS_DIR={tmp_path}/sweeps
+SWEEP_VARIANT_base="{variables}"
+SWEEP_VARIANT_batch16="{variables} hyperparameters.batch_size=16"
+SWEEP_THRESHOLD=-2000
+""")
+  result = subprocess.run([os.path.join(REPO, "sweep_script.sh"),
+                           str(sweep_file), "--slurm"], cwd=REPO, capture_output=True, text=True,
+                          timeout=180)
+  assert result.returncode == 0, result.stdout + result.stderr
+  arrays = re.findall(
+      r"submitted array job (\d+) for variant (\w+): runs ([\d,]+) with "
+      r"--cpus-per-task=5", result.stdout)
+  assert sorted((variant, runs) for _, variant, runs in arrays) == [("base", "0,1"),
+                                                                    ("batch16", "2,3")]
+  report_job = re.search(r"submitted report job (\d+)", result.stdout).group(1)
+  report = wait_for_job(report_job, 600)
+  sweep_dir = tmp_path / "sweeps" / "arrays"
+  for job_id, variant, _ in arrays:
+    records = job_records(job_id)
+    assert sorted(r["ArrayTaskId"]
+                  for r in records) == (["0", "1"] if variant == "base" else ["2", "3"])
+    for record in records:
+      task = record["ArrayTaskId"]
+      output = (sweep_dir / variant / f"slurm-{job_id}_{task}.out").read_text()
+      assert record["JobState"] == "COMPLETED" and record["ExitCode"] == "0:0", output[-3000:]
+      assert record["NumCPUs"] == "5" and "run finished" in output
+  for variant in ("base", "batch16"):
+    for seed in (0, 1):
+      exp_dir = sweep_dir / variant / f"seed{seed}"
+      info = json.loads((exp_dir / "run_info.json").read_text())
+      assert info["finished"] and info["seed"] == seed and info["final_train_step"] == 40
+      assert info["hyperparameters"]["batch_size"] == (16 if variant == "batch16" else 8)
+  assert report["JobState"] == "COMPLETED", (sweep_dir
+                                             / f"slurm-report-{report_job}.out").read_text()
+  summary = json.loads((sweep_dir / "report" / "report.json").read_text())
+  assert {
+      name: v["seeds"] for name, v in summary["variants"].items()} == {
+          "base": [0, 1],
+          "batch16": [0, 1]}
+  for name in ("report.md", "curves.png", "final.csv", "time_to_threshold.csv"):
+    assert (sweep_dir / "report" / name).stat().st_size > 0
+  # submitted again: every run is finished, only the report job runs
+  again = subprocess.run([os.path.join(REPO, "sweep_script.sh"),
+                          str(sweep_file), "--slurm"], cwd=REPO, capture_output=True, text=True,
+                         timeout=180)
+  assert again.returncode == 0 and "submitted array job" not in again.stdout, again.stdout
+  assert again.stdout.count("every run finished already") == 2
+  wait_for_job(re.search(r"submitted report job (\d+)", again.stdout).group(1), 300)
