@@ -299,8 +299,8 @@ def plan_sweep(path: str, repo_root: str = REPO_ROOT, check=None,
   variants: List[Dict[str, Any]] = []
   for key in sorted(k for k in values if k.startswith(VARIANT_PREFIX)):
     parsed = parse_variant(key[len(VARIANT_PREFIX):], values[key], path, repo_root)
-    variants.append(
-        describe_variant(parsed, path, sweep_dir, seeds, repo_root, check, allowed_cpus))
+    variants.append(describe_variant(parsed, path, sweep_dir, seeds, repo_root, check,
+                                     allowed_cpus))
   runs: List[Dict[str, Any]] = []
   for variant in variants:
     for seed in seeds:
