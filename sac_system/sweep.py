@@ -549,6 +549,7 @@ class LocalQueue:
 
   def start(self, run: Dict[str, Any]) -> None:
     slot = self.free_slots.pop(0)
+    state = run_state(self.plan, run)
     output = os.path.join(os.path.dirname(run["exp_dir"]), f"seed{run['seed']}.out")
     argv = [
         sys.executable, "-m", "sac_system.sweep", "--task",
@@ -562,7 +563,6 @@ class LocalQueue:
                                  stdin=subprocess.DEVNULL, cwd=REPO_ROOT, start_new_session=True)
     progress = self.progress_class(run["exp_dir"], self.iterations[run["variant"]])
     self.running[run["index"]] = (process, slot, progress, time.monotonic())
-    state = run_state(self.plan, run)
     log(f"{run['name']}: {'resuming' if state == INTERRUPTED else 'starting'}"
         f"{' (grid only)' if state == GRID_PENDING else ''} on CPUs "
         f"{cpu_allocation.format_cpu_list(slot)}; output in {output}")
