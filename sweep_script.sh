@@ -12,5 +12,7 @@ if [ $# -lt 1 ]; then
   exit 2
 fi
 "$root/scripts/setup_env.sh"
+# the sweep file's path as given, before moving to the repository root
+if [ -e "$1" ]; then set -- "$(realpath "$1")" "${@:2}"; fi
 cd "$root"
 exec "$root/.venv/bin/python" -m sac_system.sweep "$@"

@@ -95,8 +95,8 @@ def interval(values: Sequence[float], statistic: str = "iqm", reps: int = DEFAUL
 
 def intervals_by_column(table: np.ndarray, reps: int = CURVE_REPS,
                         seed: int = 0) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-  """IQM and its 95 % CI of each column of a (runs, points) table, bootstrapping whole runs
-  (a run's points stay together)."""
+  """IQM and its 95 % CI of each column of a (runs, points) table. rliable resamples the runs
+  of each column on its own (each column is a stratum), so each point's CI is that point's."""
   import scipy.stats
   from rliable import library
   scores = np.asarray(table, dtype=float)[:, None, :]  # runs x 1 task x points
@@ -247,7 +247,8 @@ def summarize(plan, runs, threshold: Optional[float], reps: int) -> Dict[str, An
       entry["time_to_threshold"] = reached
       times = [r["minutes"] for r in reached if r["minutes"] is not None]
       entry["reached"] = len(times)
-      # runs that never reached it count as +inf: the median exists while half reached it
+      # runs that never reached it count as +inf: the median is finite while more than half
+      # reached it
       censored = np.array([t if t is not None else np.inf for t in (r["minutes"] for r in reached)])
       entry["median_minutes"] = float(np.median(censored))
       if len(times) == len(reached):
@@ -401,8 +402,8 @@ def markdown(report: Dict[str, Any], left_out: Sequence[str]) -> str:
   lines = [
       f"# Sweep {report['sweep']}", "",
       f"IQM = interquartile mean over seeds; [low, high] = {CONFIDENCE:.0%} percentile "
-      f"bootstrap CI over seeds ({report['reps']} resamples, rliable).", "",
-      "## Final greedy eval return (the final policy)", "",
+      f"bootstrap CI over seeds ({report['reps']} resamples; {CURVE_REPS} per curve point "
+      "and grid cell; rliable).", "", "## Final greedy eval return (the final policy)", "",
       "| variant | seeds | IQM | mean | median | per seed |", "|---|---:|---|---|---|---|"]
   for name, entry in report["variants"].items():
     if "final" not in entry:

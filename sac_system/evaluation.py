@@ -287,6 +287,34 @@ def grid_file_stem(checkpoint: str, axes: Sequence[Tuple[str, List[float]]], see
   return f"robustness_{checkpoint}_{varying}{fixed}_seed{seed}"
 
 
+def check_grid(axis_specs: Sequence[str], env):
+  """Parses and checks `--grid` values against an environment: each parameter once, one or
+  two with several values, every cell a state the env accepts.
+
+  Returns:
+    (axes, the varying axes, the cells as set_state dicts).
+
+  Raises:
+    UserInputError: naming --grid.
+  """
+  axes = [parse_grid_axis(spec) for spec in axis_specs]
+  names = [name for name, _ in axes]
+  if len(set(names)) != len(names):
+    raise UserInputError("--grid", ",".join(names), "each parameter may appear once")
+  varying = [(name, values) for name, values in axes if len(values) > 1]
+  if not 1 <= len(varying) <= 2:
+    raise UserInputError(
+        "--grid", " ".join(axis_specs), "expected one or two parameters with "
+        "several values (others may be fixed with a single value)")
+  cells = grid_cells(axes, env.state_keys())
+  for cell in cells:
+    try:
+      env.validate_state(cell)
+    except (ValueError, TypeError) as error:
+      raise UserInputError("--grid", ",".join(names), str(error)) from None
+  return axes, varying, cells
+
+
 def robustness_grid(evaluator: CheckpointEvaluator, checkpoint: str, axis_specs: Sequence[str],
                     num_episodes: int, seed: int, printer=print) -> Dict[str, str]:
   """Evaluates one checkpoint on every cell of a grid of environment parameters.
@@ -301,22 +329,9 @@ def robustness_grid(evaluator: CheckpointEvaluator, checkpoint: str, axis_specs:
     UserInputError: for a bad axis, a parameter the env does not accept, or more than two
       axes with several values.
   """
-  axes = [parse_grid_axis(spec) for spec in axis_specs]
-  names = [name for name, _ in axes]
-  if len(set(names)) != len(names):
-    raise UserInputError("--grid", ",".join(names), "each parameter may appear once")
-  varying = [(name, values) for name, values in axes if len(values) > 1]
-  if not 1 <= len(varying) <= 2:
-    raise UserInputError(
-        "--grid", " ".join(axis_specs), "expected one or two parameters with "
-        "several values (others may be fixed with a single value)")
   env = evaluator.env
-  cells = grid_cells(axes, env.state_keys())
-  for cell in cells:
-    try:
-      env.validate_state(cell)
-    except (ValueError, TypeError) as error:
-      raise UserInputError("--grid", ",".join(names), str(error)) from None
+  axes, varying, cells = check_grid(axis_specs, env)
+  names = [name for name, _ in axes]
   policy = evaluator.policy_for(checkpoint, seed)
   episode_seeds = seeds.run_py_episode_seeds(seed, num_episodes)
   rows = []

@@ -585,8 +585,13 @@ class Launcher:
     except (OSError, ValueError):
       info = {}
     self.progress.update()
+    final = int(self.progress.learner.get("train_step", 0))
+    if final < self.params.total_train_steps:  # a learner stopped from outside also exits 0
+      log(f"the learner exited at train_step {final} of {self.params.total_train_steps}: the "
+          "run is not finished; run the same command to resume it")
+      return
     info["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    info["final_train_step"] = int(self.progress.learner.get("train_step", 0))
+    info["final_train_step"] = final
     files.write_json(path, info)
     self.record_event("finished")
 

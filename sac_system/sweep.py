@@ -29,6 +29,7 @@ others. The plan (sweep.json in the sweep dir) is what the queue's and the array
 import argparse
 import dataclasses
 import difflib
+import fcntl
 import json
 import os
 import re
@@ -159,6 +160,9 @@ def parse_variant(name: str, text: str, source: str, repo_root: str) -> Variant:
   key = VARIANT_PREFIX + name
   if not _VARIANT_NAME.match(name):
     raise UserInputError(source, key, "a variant's name takes letters, digits and '_'")
+  if name == REPORT_DIR:
+    raise UserInputError(source, key, f"{REPORT_DIR!r} is the report's folder; name the "
+                         "variant otherwise")
   try:
     tokens = shlex.split(text)
   except ValueError as error:
@@ -299,8 +303,8 @@ def plan_sweep(path: str, repo_root: str = REPO_ROOT, check=None,
   variants: List[Dict[str, Any]] = []
   for key in sorted(k for k in values if k.startswith(VARIANT_PREFIX)):
     parsed = parse_variant(key[len(VARIANT_PREFIX):], values[key], path, repo_root)
-    variants.append(describe_variant(parsed, path, sweep_dir, seeds, repo_root, check,
-                                     allowed_cpus))
+    variants.append(
+        describe_variant(parsed, path, sweep_dir, seeds, repo_root, check, allowed_cpus, grid))
   runs: List[Dict[str, Any]] = []
   for variant in variants:
     for seed in seeds:
@@ -311,6 +315,21 @@ def plan_sweep(path: str, repo_root: str = REPO_ROOT, check=None,
           "seed": seed,
           "exp_dir": os.path.join(sweep_dir, variant["name"], f"seed{seed}"),
           "variables": os.path.join(sweep_dir, variant["name"], f"seed{seed}.sh")})
+  for run in runs:
+    copy = os.path.join(run["exp_dir"], constants.CONFIG_COPY)
+    if not os.path.isfile(copy):
+      continue
+    variant = next(v for v in variants if v["name"] == run["variant"])
+    try:
+      with open(copy) as copy_file:
+        trained_with = json.load(copy_file)
+    except (OSError, ValueError):
+      continue
+    if trained_with != variant["config"]:
+      raise UserInputError(
+          path, VARIANT_PREFIX + run["variant"], f"{run['exp_dir']} was trained with another "
+          "config than this variant's now; give the changed variant a new name, or move that "
+          "run aside")
   return {
       "name": name,
       "sweep_file": os.path.abspath(path),
@@ -326,15 +345,27 @@ def plan_sweep(path: str, repo_root: str = REPO_ROOT, check=None,
 
 
 def describe_variant(variant: Variant, source: str, sweep_dir: str, seeds: Sequence[int],
-                     repo_root: str, check, allowed_cpus: Optional[int]) -> Dict[str, Any]:
+                     repo_root: str, check, allowed_cpus: Optional[int],
+                     grid: Sequence[str] = ()) -> Dict[str, Any]:
   """Checks one variant as the launcher checks a run (with its first seed; with
-  `allowed_cpus`, also that this machine can run it) and returns what the plan keeps of it:
-  the variables of its runs and its config (overridden or not)."""
+  `allowed_cpus`, also that this machine can run it; with a grid, that its eval env takes
+  every cell) and returns what the plan keeps of it: the variables of its runs and its config
+  (overridden or not)."""
   from sac_system.train_params_base import load_config
   key = VARIANT_PREFIX + variant.name
   base = read_shell_variables(variant.variables_path)
   base.update(dict(variant.variable_overrides))
-  checked = validate_variables(base, variant.variables_path, repo_root)
+  overridden = dict(variant.variable_overrides)
+  try:
+    checked = validate_variables(base, variant.variables_path, repo_root)
+    if allowed_cpus is not None:
+      from sac_system.launcher import check_capacity
+      check_capacity(checked, allowed_cpus)
+  except UserInputError as error:
+    if error.key in overridden:  # the value is the sweep file's, not the variables file's
+      raise UserInputError(source, key, f"{error.key}={overridden[error.key]}: "
+                           f"{error.problem}") from None
+    raise
   config_path = variant.config_path or checked.config_path
   config = load_config(config_path)
   if variant.config_overrides:
@@ -353,9 +384,15 @@ def describe_variant(variant: Variant, source: str, sweep_dir: str, seeds: Seque
       if not (variant.config_overrides or variant.config_path):
         raise UserInputError(config_path, error.key, error.problem) from None
       raise UserInputError(source, key, f"its config: {error.key}: {error.problem}") from None
-  if allowed_cpus is not None:
-    from sac_system.launcher import check_capacity
-    check_capacity(checked, allowed_cpus)
+  if grid:
+    env = params.make_eval_env()
+    try:
+      from sac_system import evaluation
+      evaluation.check_grid(grid, env)
+    except UserInputError as error:
+      raise UserInputError(source, "SWEEP_GRID", f"{error.key}: {error.problem}") from None
+    finally:
+      env.close()
   return {
       "name": variant.name,
       "variables_file": variant.variables_path,
@@ -428,6 +465,8 @@ def grid_csv(plan: Dict[str, Any], run: Dict[str, Any]) -> Optional[str]:
   try:
     names = evaluation.list_checkpoints(run["exp_dir"])
   except UserInputError:
+    names = []
+  if not names:
     return None
   axes = [evaluation.parse_grid_axis(spec) for spec in plan["grid"]]
   return os.path.join(run["exp_dir"], constants.EVAL_DIR,
@@ -452,19 +491,40 @@ def run_state(plan: Dict[str, Any], run: Dict[str, Any]) -> str:
 
 
 # ----- one task: train one run, then its grid ------------------------------------------------
-def run_task(sweep_dir: str, index: int) -> int:
+def load_plan_file(path: str) -> Dict[str, Any]:
+  """A plan from a sweep dir (its sweep.json) or from a plan file (a SLURM submission's copy)."""
+  if os.path.isdir(path):
+    return load_plan(path)
+  try:
+    with open(path) as plan_file:
+      return json.load(plan_file)
+  except (OSError, ValueError) as error:
+    raise UserInputError(path, "", f"not a sweep plan ({error})") from None
+
+
+def exit_status(code: int) -> int:
+  """A child's return code as an exit status: killed by signal N (code -N) -> 128 + N."""
+  return 128 - code if code < 0 else code
+
+
+def run_task(plan_path: str, index: int) -> int:
   """Trains run `index` of the plan (resuming it if it was interrupted), then evaluates its
   latest policy on SWEEP_GRID. What a local queue slot and a SLURM array task run.
 
+  A lock on <exp dir>.lock keeps a second task (another queue, an array submitted twice) from
+  running the same run at the same time; that task exits 0 at once, saying so.
+
   Returns:
-    0 when the run is finished (and its grid written), else the failing step's exit code.
+    0 when the run is finished (and its grid written) or another task holds it, else the
+    failing step's exit status.
   """
-  plan = load_plan(sweep_dir)
+  plan = load_plan_file(plan_path)
   if not 0 <= index < len(plan["runs"]):
     raise UserInputError("--task", str(index), f"expected 0 to {len(plan['runs']) - 1}")
   run = plan["runs"][index]
   variant = next(v for v in plan["variants"] if v["name"] == run["variant"])
   stop: List[int] = []
+  child: List[subprocess.Popen] = []
 
   def forward(signum, _frame):
     stop.append(signum)
@@ -474,22 +534,27 @@ def run_task(sweep_dir: str, index: int) -> int:
       except ProcessLookupError:
         pass
 
-  child: List[subprocess.Popen] = []
   for signum in (signal.SIGINT, signal.SIGTERM):
     signal.signal(signum, forward)
 
   def call(argv: List[str]) -> int:
+    if stop:  # stopped before this step began
+      return 128 + stop[0]
     child[:] = [subprocess.Popen(argv, cwd=REPO_ROOT)]
-    while True:
-      try:
-        return child[0].wait()
-      except InterruptedError:
-        continue
+    return exit_status(child[0].wait())
 
+  os.makedirs(os.path.dirname(run["exp_dir"]), exist_ok=True)
+  lock = open(run["exp_dir"] + ".lock", "w")  # noqa: SIM115  held until the task exits
+  try:
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except OSError:
+    print(
+        f"[sweep] run {run['name']} is being run by another task (lock "
+        f"{run['exp_dir']}.lock); leaving it to that one", flush=True)
+    return 0
   host = os.uname().nodename
   print(f"[sweep] run {run['name']} (task {index}) on {host}: {run['exp_dir']}", flush=True)
-  state = run_state(plan, run)
-  if state not in (FINISHED, GRID_PENDING):
+  if run_state(plan, run) not in (FINISHED, GRID_PENDING):
     code = call([os.path.join(REPO_ROOT, "train_script.sh"), run["variables"]])
     if code != 0 or stop:
       print(f"[sweep] run {run['name']}: training exited with code {code}", flush=True)
@@ -499,8 +564,8 @@ def run_task(sweep_dir: str, index: int) -> int:
     argv = [
         sys.executable,
         os.path.join(REPO_ROOT, "sac_system", "run.py"), "--params", variant["params"], "--config",
-        os.path.join(sweep_dir, variant["name"], "config.json"), "--exp_dir", run["exp_dir"],
-        "--checkpoint", "latest", "--num_episodes",
+        os.path.join(plan["sweep_dir"], variant["name"], "config.json"), "--exp_dir",
+        run["exp_dir"], "--checkpoint", "latest", "--num_episodes",
         str(plan["grid_episodes"]), "--seed",
         str(plan["grid_seed"])] + [f"--grid={spec}" for spec in plan["grid"]]
     print(f"[sweep] run {run['name']}: robustness grid of its latest policy", flush=True)
@@ -644,30 +709,43 @@ class LocalQueue:
 
 
 # ----- SLURM job arrays --------------------------------------------------------------------
-def submit_arrays(plan: Dict[str, Any], sbatch: str = "sbatch") -> List[str]:
+def submit_arrays(plan: Dict[str, Any], sbatch: str = "sbatch", say=log) -> None:
   """Submits one job array per variant with unfinished runs (array index = run index, each
   task sized like a single-node job: the programs' CPUs + 2) and a 1-CPU report job after
-  them. Returns the lines to print."""
+  them, saying each submission as it is made.
+
+  The tasks read a copy of the plan made for this submission (<sweep dir>/slurm/plan-<time>
+  .json), so a later submission that renumbers the runs cannot change what a pending task
+  runs. They get SIGTERM 180 s before a time limit (`--signal=B:TERM@180`) so that the
+  launcher saves before SLURM kills the job.
+
+  Raises:
+    RuntimeError: when sbatch fails (what was submitted before has been said).
+  """
   script = os.path.join(REPO_ROOT, "scripts", "slurm_sweep.sbatch")
   extra = shlex.split(plan["sbatch_options"])
-  lines, job_ids = [], []
+  snapshot = os.path.join(plan["sweep_dir"], "slurm",
+                          f"plan-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.json")
+  files.write_json(snapshot, plan)
+  job_ids = []
   for variant in plan["variants"]:
     pending = [
         run["index"] for run in plan["runs"]
         if run["variant"] == variant["name"] and run_state(plan, run) != FINISHED]
     if not pending:
-      lines.append(f"variant {variant['name']}: every run finished already")
+      say(f"variant {variant['name']}: every run finished already")
       continue
     output = os.path.join(plan["sweep_dir"], variant["name"], "slurm-%A_%a.out")
     argv = [
         sbatch, "--parsable", f"--array={','.join(map(str, pending))}",
         f"--cpus-per-task={variant['slurm_cpus']}", "--ntasks=1", "--nodes=1",
-        f"--job-name=sweep-{plan['name']}-{variant['name']}", f"--output={output}",
-        f"--export=ALL,SAC_REPO_ROOT={REPO_ROOT}"] + extra + [script, plan["sweep_dir"]]
+        "--signal=B:TERM@180", f"--job-name=sweep-{plan['name']}-{variant['name']}",
+        f"--output={output}", f"--export=ALL,SAC_REPO_ROOT={REPO_ROOT}"] + extra + [
+            script, snapshot]
     job_ids.append(sbatch_call(argv))
-    lines.append(f"submitted array job {job_ids[-1]} for variant {variant['name']}: "
-                 f"runs {','.join(map(str, pending))} with --cpus-per-task="
-                 f"{variant['slurm_cpus']}; output {output}")
+    say(f"submitted array job {job_ids[-1]} for variant {variant['name']}: runs "
+        f"{','.join(map(str, pending))} with --cpus-per-task={variant['slurm_cpus']}; output "
+        f"{output}")
   report = os.path.join(plan["sweep_dir"], "slurm-report-%j.out")
   argv = [
       sbatch, "--parsable", "--cpus-per-task=1", "--ntasks=1",
@@ -676,13 +754,15 @@ def submit_arrays(plan: Dict[str, Any], sbatch: str = "sbatch") -> List[str]:
   if job_ids:
     argv.append(f"--dependency=afterany:{':'.join(job_ids)}")
   report_id = sbatch_call(argv + extra + [script, plan["sweep_dir"]])
-  lines.append(f"submitted report job {report_id} (after the arrays): "
-               f"{os.path.join(plan['sweep_dir'], REPORT_DIR)}")
-  return lines
+  say(f"submitted report job {report_id} (after the arrays): "
+      f"{os.path.join(plan['sweep_dir'], REPORT_DIR)}")
 
 
 def sbatch_call(argv: List[str]) -> str:
-  result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+  try:
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+  except (OSError, subprocess.TimeoutExpired) as error:
+    raise RuntimeError(f"{argv[0]}: {error}") from None
   if result.returncode != 0:
     raise RuntimeError(f"{' '.join(argv)} failed: {result.stderr.strip()}")
   return result.stdout.strip().split(";")[0]
@@ -694,10 +774,18 @@ def print_status(plan: Dict[str, Any]) -> None:
     print(f"{run['index']:4d}  {run['name']:30s}  {run_state(plan, run)}")
 
 
-def write_report(plan: Dict[str, Any]) -> None:
+def write_report(plan: Dict[str, Any]) -> int:
+  """Writes the sweep's report; a failure is one line (the runs are not touched), exit 1."""
   from sac_system import aggregate
-  paths = aggregate.write_report(plan["sweep_dir"])
+  try:
+    paths = aggregate.write_report(plan["sweep_dir"])
+  except UserInputError as error:
+    return errors.report(error)
+  except Exception as error:  # noqa: BLE001  the runs are done; say why the report is not
+    log(f"could not write the report: {type(error).__name__}: {error}")
+    return 1
   log(f"report: {paths['markdown']} (figures and CSV beside it)")
+  return 0
 
 
 def main(argv=None) -> int:
@@ -717,8 +805,7 @@ def main(argv=None) -> int:
     if args.task is not None:
       return run_task(args.sweep, args.task)
     if args.report and os.path.isdir(args.sweep):
-      write_report(load_plan(args.sweep))
-      return 0
+      return write_report(load_plan(args.sweep))
     from sac_system import program as program_setup
     program_setup.import_quietly("sac_system.envs.gym_env")
     local = not (args.status or args.report or args.slurm)
@@ -731,16 +818,16 @@ def main(argv=None) -> int:
     return 0
   write_plan(plan)
   if args.report:
-    write_report(plan)
-    return 0
+    return write_report(plan)
   if args.slurm:
-    for line in submit_arrays(plan):
-      log(line)
+    try:
+      submit_arrays(plan)
+    except RuntimeError as error:
+      print(f"error: {error}", file=sys.stderr)
+      return 1
     return 0
   code = LocalQueue(plan).run()
-  if code == 0:
-    write_report(plan)
-  return code
+  return write_report(plan) if code == 0 else code
 
 
 if __name__ == "__main__":

@@ -45,6 +45,8 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 SchedulerType=sched/backfill
 KillWait=30
+# Completed jobs stay visible to scontrol for an hour (the tests read array tasks after the fact)
+MinJobAge=3600
 NodeName=${host} CPUs=${cpus} RealMemory=${memory_mb} State=UNKNOWN
 PartitionName=debug Nodes=${host} Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 CONF

@@ -96,7 +96,19 @@ def write_sweep(tmp_path, variants, seeds="1,2", extra=""):
     ({
         "_x": ""}, "1", "", "SWEEP_VARIANT__x: a variant's name takes letters"),
     ({
-        "a": ""}, "1", 'SWEEP_GRID="g=1:2"\n', "SWEEP_GRID: 'g=1:2': expected name=v1"),])
+        "a": ""}, "1", 'SWEEP_GRID="g=1:2"\n', "SWEEP_GRID: 'g=1:2': expected name=v1"),
+    ({
+        "a": ""
+    }, "1", 'SWEEP_GRID="g=8,9 g=10"\n', "SWEEP_GRID: g,g: each parameter may appear once"),
+    ({
+        "a": ""}, "1", 'SWEEP_GRID="gg=8,9"\n', "SWEEP_GRID: gg: "),
+    ({
+        "a": ""}, "1", 'SWEEP_GRID="g=8"\n', "expected one or two parameters with several"),
+    ({
+        "a": "SAC_NUM_COLLECT_WORKERS=5000"
+    }, "1", "", "SWEEP_VARIANT_a: SAC_NUM_COLLECT_WORKERS=5000: 5000 workers cannot run"),
+    ({
+        "report": ""}, "1", "", "SWEEP_VARIANT_report: 'report' is the report's folder"),])
 def test_bad_sweep_files_are_refused_before_anything_is_written(tmp_path, capfd, variants, seeds,
                                                                 extra, expected):
   path = write_sweep(tmp_path, variants, seeds, extra)
@@ -124,6 +136,16 @@ def test_the_command_prints_one_line(tmp_path):
   assert result.returncode == 2
   assert result.stderr == (f"error: {path}: SWEEP_VARIANT_<name>: no variant; expected at least "
                            'one line such as SWEEP_VARIANT_default="training_variables.sh"\n')
+
+
+def test_a_run_trained_with_another_config_is_refused(tmp_path, capfd):
+  path = write_sweep(tmp_path, {"a": ""}, "1")
+  exp_dir = tmp_path / "sweeps" / "tiny" / "a" / "seed1"
+  exp_dir.mkdir(parents=True)
+  (exp_dir / "config.json").write_text(json.dumps({"env_id": "Pendulum-v1"}))
+  assert sweep.main([path, "--status"]) == 2
+  assert (f"SWEEP_VARIANT_a: {exp_dir} was trained with another config than this variant's now"
+          in capfd.readouterr().err)
 
 
 def test_the_plan_and_the_states_of_runs(tmp_path):
@@ -169,7 +191,8 @@ def learner_steps(exp_dir):
 
 @pytest.mark.slow
 def test_local_queue_stopped_and_run_again_skips_finished_runs_and_resumes_the_other(tmp_path):
-  path = write_sweep(tmp_path, {"a": "hyperparameters.num_iterations=30"}, seeds="1,2")
+  path = write_sweep(tmp_path, {"a": "hyperparameters.num_iterations=60"}, seeds="1,2",
+                     extra='SWEEP_GRID="g=8,12"\nSWEEP_GRID_EPISODES=1\n')
   sweep_dir = tmp_path / "sweeps" / "tiny"
   first, second = str(sweep_dir / "a" / "seed1"), str(sweep_dir / "a" / "seed2")
   command = [os.path.join(REPO, "sweep_script.sh"), path]
@@ -181,7 +204,7 @@ def test_local_queue_stopped_and_run_again_skips_finished_runs_and_resumes_the_o
     # stop it once the second run's learner has trained
     while time.monotonic() < deadline and not [s for s in learner_steps(second) if s > 0]:
       assert queue.poll() is None, output.read_text()[-3000:]
-      time.sleep(1)
+      time.sleep(0.2)
     queue.send_signal(signal.SIGINT)
     code = queue.wait(timeout=120)
   finally:
@@ -204,8 +227,13 @@ def test_local_queue_stopped_and_run_again_skips_finished_runs_and_resumes_the_o
       "1 to run")[1]
   assert len(metrics.read_records(first)) == first_records  # the finished run was not touched
   steps = learner_steps(second)
-  assert steps[-1] == 300 and min(steps[steps.index(stopped_at):]) >= stopped_at
+  assert steps[-1] == 600 and min(steps[steps.index(stopped_at):]) >= stopped_at
   assert "resuming the run in" in (sweep_dir / "a" / "seed2.out").read_text()
+  for exp_dir in (first, second):  # each final policy's grid, run by its task
+    assert os.path.isfile(
+        os.path.join(exp_dir, "eval", "robustness_policy_checkpoint_0000000600_"
+                     "g_seed108.csv"))
   report = json.loads((sweep_dir / "report" / "report.json").read_text())
   assert report["variants"]["a"]["seeds"] == [1, 2]
+  assert report["variants"]["a"]["grid"]["seeds"] == [1, 2]
   assert (sweep_dir / "report" / "curves.png").stat().st_size > 0
