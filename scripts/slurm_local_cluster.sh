@@ -2,9 +2,10 @@
 # Starts a real single-node SLURM cluster on this machine for the tests (idempotent; root).
 # Installs Debian's slurm-wlm and munge when missing, writes /etc/slurm/slurm.conf for this
 # host, and starts munged, slurmctld and slurmd. The node is declared with SAC_SLURM_CPUS CPUs
-# (default 8, more than a 2-core test machine has: the job size rule adds 2 CPUs to what the
-# programs ask for) and `SlurmdParameters=config_overrides`, so SLURM schedules the declared
-# CPUs while the job's processes share the real ones. `scripts/slurm_local_cluster.sh stop`
+# (default 20, more than a 2-core test machine has: the job size rule adds 2 CPUs to what the
+# programs ask for, and a sweep's 4 tiny array tasks of 5 CPUs should run at once) and
+# `SlurmdParameters=config_overrides`, so SLURM schedules the declared CPUs while the jobs'
+# processes share the real ones. `scripts/slurm_local_cluster.sh stop`
 # stops the daemons.
 set -euo pipefail
 if [ "$(id -u)" != 0 ]; then echo "error: $0 must run as root" >&2; exit 2; fi
@@ -18,7 +19,7 @@ if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
 fi
 host="$(hostname -s)"
-cpus="${SAC_SLURM_CPUS:-8}"
+cpus="${SAC_SLURM_CPUS:-20}"
 memory_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 512 ))
 mkdir -p /etc/slurm /var/spool/slurmctld /var/spool/slurmd /var/log/slurm /run/munge /var/lib/munge /var/log/munge
 cat > /etc/slurm/slurm.conf <<CONF

@@ -1,7 +1,7 @@
 # Sweep: does domain randomization buy robustness? The default Lunar Lander run against the
 # randomized one (training_variables_lunar_dr.sh), 5 seeds each, every final policy evaluated on
 # a gravity x wind grid (the README's "Robustness grid" and "Many seeds" sections).
-#   ./sweep_script.sh sweeps/lunar_lander_dr.sh          # ~100 min on 2 CPUs, one run at a time
+#   ./sweep_script.sh sweeps/lunar_lander_dr.sh          # ~90 min on 2 CPUs, one run at a time
 #   .venv/bin/python -m sac_system.aggregate logs/sweeps/lunar_lander_dr   # the report again
 # A shell file of assignments, like a training-variables file; relative paths are taken from
 # the repository root.

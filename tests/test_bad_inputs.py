@@ -2,6 +2,7 @@
 config gives one line on stderr naming the file and the key, a non-zero exit within 30 s, no
 process left behind, and an existing exp dir untouched."""
 
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -107,6 +108,10 @@ def snapshot(directory):
 
 @pytest.fixture
 def workspace(tmp_path):
+  return make_workspace(tmp_path)
+
+
+def make_workspace(tmp_path):
   """A good config and an existing exp dir (logs/existing) that must stay as it is."""
   existing = tmp_path / "logs" / "existing"
   (existing / "train").mkdir(parents=True)
@@ -145,18 +150,32 @@ def check_failure(result, tmp_path, before, file_name, expected):
   assert not leftover.stdout.split()
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_bad_input(workspace, name):
-  tmp_path, good_config, before = workspace
-  expected, params = EXPECTED[name]
+def launch_case(tmp_path, name):
+  tmp_path, good_config, before = make_workspace(tmp_path)
   path = os.path.join(CORPUS, name)
   if name.startswith("vars_"):
     result = run_variables_case(tmp_path, path, good_config)
   elif name.startswith("params_"):
     result = run_case(tmp_path, path, good_config)
   else:
-    result = run_case(tmp_path, params, path)
-  check_failure(result, tmp_path, before, name, expected)
+    result = run_case(tmp_path, EXPECTED[name][1], path)
+  return tmp_path, before, result
+
+
+@pytest.fixture(scope="module")
+def corpus_results(tmp_path_factory):
+  """Every case of the corpus launched once, in its own workspace, two at a time: each is one
+  Python process, mostly single-threaded imports, so two fill the two CPUs."""
+  names = sorted(EXPECTED)
+  with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+    results = pool.map(lambda name: launch_case(tmp_path_factory.mktemp("bad_input"), name), names)
+    return dict(zip(names, results))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bad_input(corpus_results, name):
+  tmp_path, before, result = corpus_results[name]
+  check_failure(result, tmp_path, before, name, EXPECTED[name][0])
 
 
 def test_port_in_use(workspace):
