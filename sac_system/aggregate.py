@@ -355,7 +355,8 @@ def write_curves(plan, runs, threshold, out_dir: str, outputs: Dict[str, str]) -
       axis.axhline(threshold, color="gray", linestyle="--", linewidth=0.8)
     axis.set(xlabel=label, ylabel="greedy eval return")
     axis.grid(alpha=0.3)
-    axis.legend(loc="lower right")
+    if axis.get_legend_handles_labels()[0]:
+      axis.legend(loc="lower right")
     path = os.path.join(out_dir, file_name + ".csv")
     files.write_text(path,
                      _csv_text(["variant", key, "iqm_return", "ci_low", "ci_high", "seeds"], rows))

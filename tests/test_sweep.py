@@ -191,7 +191,8 @@ def learner_steps(exp_dir):
 
 @pytest.mark.slow
 def test_local_queue_stopped_and_run_again_skips_finished_runs_and_resumes_the_other(tmp_path):
-  path = write_sweep(tmp_path, {"a": "hyperparameters.num_iterations=60"}, seeds="1,2")
+  path = write_sweep(tmp_path, {"a": "hyperparameters.num_iterations=30"}, seeds="1,2",
+                     extra='SWEEP_GRID="g=8,12"\nSWEEP_GRID_EPISODES=1\n')
   sweep_dir = tmp_path / "sweeps" / "tiny"
   first, second = str(sweep_dir / "a" / "seed1"), str(sweep_dir / "a" / "seed2")
   command = [os.path.join(REPO, "sweep_script.sh"), path]
@@ -226,8 +227,13 @@ def test_local_queue_stopped_and_run_again_skips_finished_runs_and_resumes_the_o
       "1 to run")[1]
   assert len(metrics.read_records(first)) == first_records  # the finished run was not touched
   steps = learner_steps(second)
-  assert steps[-1] == 600 and min(steps[steps.index(stopped_at):]) >= stopped_at
+  assert steps[-1] == 300 and min(steps[steps.index(stopped_at):]) >= stopped_at
   assert "resuming the run in" in (sweep_dir / "a" / "seed2.out").read_text()
+  for exp_dir in (first, second):  # each final policy's grid, run by its task
+    assert os.path.isfile(
+        os.path.join(exp_dir, "eval", "robustness_policy_checkpoint_0000000300_"
+                     "g_seed108.csv"))
   report = json.loads((sweep_dir / "report" / "report.json").read_text())
   assert report["variants"]["a"]["seeds"] == [1, 2]
+  assert report["variants"]["a"]["grid"]["seeds"] == [1, 2]
   assert (sweep_dir / "report" / "curves.png").stat().st_size > 0
