@@ -81,8 +81,8 @@ def test_run_throughput_measures_a_real_run_per_worker_count(tmp_path):
   config = write_config(tmp_path, {"num_iterations": 100_000})
   variables = write_variables(tmp_path, config)
   result = subprocess.run([
-      sys.executable, "scripts/benchmark.py", "--run_throughput", "2", "--throughput_seconds",
-      "3", "--variables", variables, "--output_dir",
+      sys.executable, "scripts/benchmark.py", "--run_throughput", "2", "--throughput_seconds", "3",
+      "--variables", variables, "--output_dir",
       str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=400)
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
   [json_path] = glob.glob(str(tmp_path / "results_*.json"))
