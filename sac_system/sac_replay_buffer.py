@@ -34,18 +34,28 @@ def main(argv):
     return replay_buffer.transitions_stored(client.server_info()[constants.REPLAY_TABLE],
                                             params.transitions_per_item)
 
+  def inserted():
+    return replay_buffer.inserts_completed(client.server_info()[constants.REPLAY_TABLE],
+                                           params.transitions_per_item)
+
   logger.info(
       "replay server up on port %d; the replay table holds %d transitions (restored "
       "from %s when a checkpoint was there)", server.port, table_size(),
       replay_buffer.checkpoint_dir(flags.FLAGS.exp_dir))
   last_checkpoint = time.monotonic()
+  checkpointed_inserts = inserted()
   # The size is read before each checkpoint: the checkpoint holds at least that many
   # transitions (the table only shrinks below it when full, by FIFO removal of old ones).
+  # A table nothing was inserted into since the last checkpoint is not written again.
   while not stop.wait(1.0):
     if time.monotonic() - last_checkpoint >= params.replay_checkpoint_interval_seconds:
-      size = table_size()
-      logger.info("replay checkpoint written: %s (at least %d transitions)", client.checkpoint(),
-                  size)
+      size, inserts = table_size(), inserted()
+      if inserts != checkpointed_inserts:
+        started = time.monotonic()
+        path = client.checkpoint()
+        logger.info("replay checkpoint written in %.1f s: %s (at least %d transitions)",
+                    time.monotonic() - started, path, size)
+        checkpointed_inserts = inserts
       last_checkpoint = time.monotonic()
   size = table_size()
   logger.info("final replay checkpoint on %s written: %s (at least %d transitions)",

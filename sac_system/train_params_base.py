@@ -126,8 +126,11 @@ class TrainParamsBase(abc.ABC):
   learner_checkpoint_interval_seconds: float = 120.0
   """A learner checkpoint is also written when this many seconds have passed since the last
   one, which bounds the gradient steps a killed learner loses."""
-  replay_checkpoint_interval_seconds: float = 600.0
-  """Seconds between Reverb checkpoints of the replay data (also written on SIGTERM)."""
+  replay_checkpoint_interval_seconds: float = 60.0
+  """Seconds between Reverb checkpoints of the replay data (also written on SIGTERM): a
+  replay server killed, or a head host lost, loses the transitions of about this long. A
+  checkpoint of a full 1M-transition table takes ~3 s of the server's CPU and stalls inserts
+  and samples for < 0.1 s (docs/design.md §8.2), so a minute costs ~5 % of one CPU at most."""
   replay_server_timeout_seconds: float = 300.0
   """How long the learner and the workers wait for an unresponsive replay server (connect,
   weight push and pull, sampling) before they stop with an error naming it; the launcher

@@ -135,7 +135,8 @@ def role_server(args) -> None:
   from sac_system import constants
   from sac_system import replay_buffer
   empty_mb = rss_mb()
-  server = replay_buffer.make_server(params, exp_dir=None, port=args.port)
+  # --exp_dir: checkpoint into EXP/replay_buffer as a run's server does (the checkpoint probe)
+  server = replay_buffer.make_server(params, exp_dir=args.exp_dir, port=args.port)
   started_mb = rss_mb()
   print("SERVER READY", flush=True)
   sys.stdin.read()  # the orchestrator closes stdin when it is done
@@ -189,6 +190,83 @@ def role_insert(args) -> None:
       "step_bytes": step_bytes,
       "raw_mb": transitions * codec.size * 4 / 2**20,
       "raw_steps_mb": transitions * step_bytes / 2**20})
+
+
+def role_checkpoint_probe(args) -> None:
+  """Times replay checkpoints of a full table (the server's `client.checkpoint()`, what
+  sac_replay_buffer.py calls every replay_checkpoint_interval_seconds) while one thread
+  inserts items and another samples, one call at a time, each timing its calls: the pause a
+  checkpoint causes is the longest insert or sample during it, against their median outside."""
+  params = load_benchmark_params(args)
+  import threading
+
+  import reverb
+
+  from sac_system import constants
+  from sac_system.replay_buffer import ReplayWriter
+  from sac_system.replay_buffer import TransitionCodec
+  spec = params.build_agent().collect_data_spec
+  codec = TransitionCodec(spec, params.transitions_per_item)
+  rows = np.zeros((params.transitions_per_item, codec.size), np.float32)
+  client = reverb.Client(args.address)
+  stop = threading.Event()
+  calls = {"insert": [], "sample": []}  # (start, seconds)
+
+  def inserter():
+    writer = ReplayWriter(reverb.Client(args.address))
+    while not stop.is_set():
+      start = time.perf_counter()
+      writer(rows)
+      writer.wait_until_written(600_000)
+      calls["insert"].append((start, time.perf_counter() - start))
+      time.sleep(0.002)
+    writer.close()
+
+  def sampler():
+    sample_client = reverb.Client(args.address)
+    while not stop.is_set():
+      start = time.perf_counter()
+      next(iter(sample_client.sample(constants.REPLAY_TABLE, num_samples=1,
+                                     emit_timesteps=False)))
+      calls["sample"].append((start, time.perf_counter() - start))
+      time.sleep(0.002)
+
+  threads = [threading.Thread(target=inserter), threading.Thread(target=sampler)]
+  for thread in threads:
+    thread.start()
+  checkpoints = []  # (start, seconds)
+  try:
+    time.sleep(3.0)
+    for _ in range(args.repeats):
+      start = time.perf_counter()
+      client.checkpoint()
+      checkpoints.append((start, time.perf_counter() - start))
+      time.sleep(3.0)
+  finally:
+    stop.set()
+    for thread in threads:
+      thread.join(timeout=60)
+  during, outside = {}, {}
+  for kind, timed in calls.items():
+    inside = [s for t, s in timed if any(c <= t + s and t <= c + d for c, d in checkpoints)]
+    rest = [s for t, s in timed if not any(c <= t + s and t <= c + d for c, d in checkpoints)]
+    during[kind] = max(inside) if inside else None
+    outside[kind] = float(np.median(rest)) if rest else None
+  info = client.server_info()[constants.REPLAY_TABLE]
+  folder = os.path.join(args.exp_dir, constants.REPLAY_BUFFER_DIR)
+  size = sum(os.path.getsize(os.path.join(d, f)) for d, _, names in os.walk(folder) for f in names)
+  emit({
+      "transitions": int(info.current_size) * params.transitions_per_item,
+      "items": int(info.current_size),
+      "checkpoint_seconds": [s for _, s in checkpoints],
+      "median_checkpoint_seconds": float(np.median([s for _, s in checkpoints])),
+      "checkpoint_mb_on_disk": size / 2**20,
+      "longest_insert_during_checkpoint_seconds": during["insert"],
+      "longest_sample_during_checkpoint_seconds": during["sample"],
+      "median_insert_outside_seconds": outside["insert"],
+      "median_sample_outside_seconds": outside["sample"],
+      "inserts_timed": len(calls["insert"]),
+      "samples_timed": len(calls["sample"])})
 
 
 def sac_step_flops(params, observation_size: int, action_size: int) -> dict:
@@ -310,7 +388,8 @@ ROLES = {
     "insert": role_insert,
     "plain_learner": role_plain_learner,
     "our_learner": role_our_learner,
-    "collect": role_collect}
+    "collect": role_collect,
+    "checkpoint_probe": role_checkpoint_probe}
 
 
 # ----- orchestration ---------------------------------------------------------------------------
@@ -441,6 +520,46 @@ def speed_benchmarks(args) -> dict:
   results["summary"]["replay_data_to_raw_steps_ratio"] = (
       results["summary"]["replay_server_data_mb"] / results["replay_insert"]["raw_steps_mb"])
   return results
+
+
+def replay_checkpoint_benchmark(args) -> dict:
+  """A replay server on its own CPU, filled to --capacity transitions of the config's items,
+  then checkpointed --repeats times while a client inserts and samples on the other CPU
+  (role_checkpoint_probe): what replay_checkpoint_interval_seconds costs (docs/design.md §8)."""
+  cpus = sorted(os.sched_getaffinity(0))
+  server_cpu, client_cpu = cpus[0], cpus[-1]
+  from sac_system.launcher import pick_free_port
+  port = pick_free_port()
+  address = f"127.0.0.1:{port}"
+  args.config = benchmark_config(args, args.capacity)
+  exp_dir = tempfile.mkdtemp(prefix="benchmark_replay_checkpoint_")
+  server = subprocess.Popen(role_command(args, "server", server_cpu, port=port, exp_dir=exp_dir),
+                            cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+  try:
+    deadline = time.monotonic() + 300
+    while server.stdout.readline().strip() != "SERVER READY":
+      if server.poll() is not None or time.monotonic() > deadline:
+        raise RuntimeError("the benchmark's replay server did not start")
+    print(f"replay server up at {address}; filling {args.capacity} transitions", flush=True)
+    fill = run_role(args, "insert", client_cpu, address=address, items=args.capacity)
+    print(f"  filled at {fill['insert_transitions_per_second']:.0f} transitions/s; "
+          f"checkpointing {args.repeats} times", flush=True)
+    result = run_role(args, "checkpoint_probe", client_cpu, address=address, exp_dir=exp_dir,
+                      repeats=args.repeats)
+  finally:
+    output, _ = server.communicate(input="", timeout=120)
+    os.remove(args.config)
+    shutil.rmtree(exp_dir, ignore_errors=True)
+  lines = [line for line in output.splitlines() if line.startswith(RESULT_PREFIX)]
+  result["server_rss_full_mb"] = json.loads(lines[-1][len(RESULT_PREFIX):]).get(
+      "rss_now_mb") if lines else None
+  result["transitions_per_item"] = fill["transitions_per_item"]
+  print(f"  checkpoint of {result['transitions']} transitions: "
+        f"{result['median_checkpoint_seconds']:.2f} s (median of {args.repeats}), "
+        f"{result['checkpoint_mb_on_disk']:.0f} MB; longest insert during it "
+        f"{result['longest_insert_during_checkpoint_seconds']:.2f} s, longest sample "
+        f"{result['longest_sample_during_checkpoint_seconds']:.2f} s", flush=True)
+  return result
 
 
 # ----- time to solve -----------------------------------------------------------------------
@@ -682,6 +801,22 @@ def markdown(report: dict) -> str:
         f"{speed['replay_server'].get('peak_rss_mb', 0):.0f} / "
         f"{speed['learner_ours']['peak_rss_mb']:.0f} / "
         f"{speed['collection']['peak_rss_mb']:.0f} MB |"]
+  probe = report.get("replay_checkpoint")
+  if probe:
+    lines += [
+        f"| replay checkpoint of a full table: {probe['transitions']} transitions "
+        f"({probe['items']} items of {probe['transitions_per_item']}) | "
+        f"{probe['median_checkpoint_seconds']:.2f} s (median of "
+        f"{len(probe['checkpoint_seconds'])}: "
+        + ", ".join(f"{s:.2f}" for s in probe['checkpoint_seconds'])
+        + f" s), {probe['checkpoint_mb_on_disk']:.0f} MB on disk |",
+        f"| longest insert / sample call during a checkpoint | "
+        f"{probe['longest_insert_during_checkpoint_seconds']:.3f} / "
+        f"{probe['longest_sample_during_checkpoint_seconds']:.3f} s |",
+        f"| median insert / sample call outside checkpoints | "
+        f"{probe['median_insert_outside_seconds'] * 1000:.2f} / "
+        f"{probe['median_sample_outside_seconds'] * 1000:.2f} ms |",
+        f"| replay server RSS, full | {probe['server_rss_full_mb']:.0f} MB |"]
   for run in report.get("time_to_solve", []):
     if run["solved"]:
       lines.append(
@@ -740,12 +875,18 @@ def main() -> int:
                       help="stop a MuJoCo training run after this long")
   parser.add_argument("--mujoco_skip_speed", action="store_true",
                       help="skip measuring the learner and a worker alone")
+  parser.add_argument(
+      "--replay_checkpoint", action="store_true",
+      help="only time replay checkpoints of a table filled to --capacity "
+      "transitions, and the pause they cause to inserts and samples")
+  parser.add_argument("--repeats", type=int, default=5, help="checkpoints timed")
   parser.add_argument("--output_dir", default=os.path.join(REPO, "benchmarks"))
   # internal: the pinned processes
   parser.add_argument("--role", choices=sorted(ROLES), help=argparse.SUPPRESS)
   parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
   parser.add_argument("--address", help=argparse.SUPPRESS)
   parser.add_argument("--items", type=int, help=argparse.SUPPRESS)
+  parser.add_argument("--exp_dir", default=None, help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.role:
     ROLES[args.role](args)
@@ -783,7 +924,9 @@ def main() -> int:
       "actor_fc_layers": list(params.actor_fc_layers),
       "critic_joint_fc_layers": list(params.critic_joint_fc_layers),
       "seconds_per_part": args.seconds}
-  if not args.only_time_to_solve and not args.run_throughput:
+  if args.replay_checkpoint:
+    report["replay_checkpoint"] = replay_checkpoint_benchmark(args)
+  elif not args.only_time_to_solve and not args.run_throughput:
     report["speed"] = speed_benchmarks(args)
   runs = []  # (report key, what varies, the values, one run)
   if args.run_throughput:
@@ -799,7 +942,8 @@ def main() -> int:
       print(f"  {report[key][-1]}", flush=True)
   os.makedirs(args.output_dir, exist_ok=True)
   stem = os.path.join(args.output_dir, f"results_{now.strftime('%Y-%m-%d_%H%M')}" +
-                      ("_quick" if args.quick else ""))
+                      ("_quick" if args.quick else "")
+                      + ("_replay_checkpoint" if args.replay_checkpoint else ""))
   with open(stem + ".json", "w") as json_file:
     json.dump(report, json_file, indent=2)
   with open(stem + ".md", "w") as md_file:

@@ -247,6 +247,9 @@ def replay_sizes(exp_dir, marker):
   return [int(line.split(marker)[1].split()[0]) for line in log.splitlines() if marker in line]
 
 
+REPLAY_CHECKPOINT_S = 4.0
+
+
 def test_chaos_kill_worker_server_and_learner_then_sigterm_and_resume(tmp_path):
   """SIGKILL a worker, the replay server and the learner in turn: each time the run recovers by
   itself within 60 s, train_step never goes backwards, replay data of the last checkpoint comes
@@ -256,7 +259,7 @@ def test_chaos_kill_worker_server_and_learner_then_sigterm_and_resume(tmp_path):
       tmp_path, {
           "num_iterations": 100000,
           "min_size_to_sample": 100,
-          "replay_checkpoint_interval_seconds": 2.0,
+          "replay_checkpoint_interval_seconds": REPLAY_CHECKPOINT_S,
           "learner_checkpoint_interval": 100000,
           "learner_checkpoint_interval_seconds": 3.0,
           "policy_checkpoint_interval": 100000})
@@ -282,16 +285,23 @@ def test_chaos_kill_worker_server_and_learner_then_sigterm_and_resume(tmp_path):
                                              for r in records(exp_dir, "worker_0")))
     assert "start (restart 1)" in open(f"{exp_dir}/logs/worker_0.log").read()
 
-    # 2. the replay server, once it has written a checkpoint
+    # 2. the replay server, once it has written a checkpoint: it comes back with every
+    # transition inserted up to one checkpoint interval (plus the checkpoint's own time and the
+    # learner's report cadence) before the kill
     wait_for(lambda: replay_sizes(exp_dir, "(at least "), 60, "a replay checkpoint")
+    time.sleep(REPLAY_CHECKPOINT_S + 2)
     step_before = learner_step(exp_dir)
+    killed_at = time.time()
     for pid in pids_of("sac_replay_buffer.py", exp_dir):
       os.kill(pid, signal.SIGKILL)
     checkpointed = replay_sizes(exp_dir, "(at least ")[-1]
+    inserted_before = max(r["env_steps"] for r in records(exp_dir, "learner")
+                          if r["time"] <= killed_at - REPLAY_CHECKPOINT_S - 3)
     recovered("killing the replay server",
               lambda: restarts("replay_buffer") and learner_step(exp_dir) > step_before + 50)
     restored = replay_sizes(exp_dir, "the replay table holds ")[-1]
     assert restored >= checkpointed > 0
+    assert restored >= inserted_before > 0, (restored, inserted_before)
 
     # 3. the learner, between two of its checkpoints
     step_before = learner_step(exp_dir)
@@ -318,7 +328,7 @@ def test_chaos_kill_worker_server_and_learner_then_sigterm_and_resume(tmp_path):
       tmp_path, {
           "num_iterations": stopped_at // 10 + 30,
           "min_size_to_sample": 100,
-          "replay_checkpoint_interval_seconds": 2.0,
+          "replay_checkpoint_interval_seconds": REPLAY_CHECKPOINT_S,
           "learner_checkpoint_interval": 100000,
           "learner_checkpoint_interval_seconds": 3.0,
           "policy_checkpoint_interval": 100000})
