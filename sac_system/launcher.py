@@ -36,6 +36,7 @@ from sac_system import cpu_allocation
 from sac_system import errors
 from sac_system import files
 from sac_system import metrics
+from sac_system import private_network
 from sac_system import program as program_setup
 from sac_system.constants import REPO_ROOT
 from sac_system.errors import UserInputError
@@ -243,6 +244,38 @@ def check_params(variables: TrainingVariables) -> TrainParamsBase:
     finally:
       env.close()
   return params
+
+
+def enter_private_network(variables: TrainingVariables, argv: List[str]) -> Optional[str]:
+  """Puts a single-host run in its own network namespace (sac_system/private_network.py).
+
+  Outside it, re-executes the launcher with `argv` under `unshare` (this call then does not
+  return). Inside it, brings the namespace's loopback up.
+
+  Returns:
+    None when the run is private or the user chose to share the host's network; otherwise
+    why it is not private, for the warning line.
+
+  Raises:
+    UserInputError: naming SAC_PRIVATE_NETWORK when it is `yes` and cannot be honoured.
+  """
+  if private_network.inside():
+    private_network.bring_loopback_up()
+    return None
+  if variables.private_network == "no":
+    return None
+  if variables.replay_host not in private_network.LOOPBACK_HOSTS:
+    why = f"SAC_REPLAY_HOST is {variables.replay_host}, not loopback"
+  else:
+    why = private_network.available()
+  if why is None:
+    command = private_network.unshare_prefix() + [sys.executable, "-m", "sac_system.launcher"]
+    sys.stdout.flush()
+    os.execvpe(command[0], command + argv, dict(os.environ, **{private_network.INSIDE_ENV: private_network.namespace_id()}))
+  if variables.private_network == "yes":
+    raise UserInputError(variables.path, "SAC_PRIVATE_NETWORK",
+                         f"is yes, but the run cannot have a private network: {why}")
+  return why
 
 
 # ----- processes -----------------------------------------------------------------------------
@@ -647,9 +680,13 @@ def main(argv=None) -> int:
       "--fresh", action="store_true",
       help="start over: move an existing exp dir aside to <dir>.old-<time> "
       "(it is never deleted) instead of resuming it")
+  argv = sys.argv[1:] if argv is None else list(argv)
   args = parser.parse_args(argv)
+  shared_network_why = None
   try:
     variables = load_training_variables(args.variables, REPO_ROOT)
+    if args.role == ROLE_ALL:
+      shared_network_why = enter_private_network(variables, argv)
     if args.port is not None:
       variables = dataclasses.replace(variables, replay_port=args.port)
     if args.role == ROLE_WORKERS:
@@ -673,6 +710,13 @@ def main(argv=None) -> int:
   except UserInputError as error:
     return errors.report(error)
   port = variables.replay_port or pick_free_port()
+  if private_network.inside():
+    log(f"private network: the replay port {port} is reachable only by this run's programs "
+        "(SAC_PRIVATE_NETWORK)")
+  elif shared_network_why is not None:
+    log(f"warning: the replay server's port {port} is open to every host that reaches this "
+        f"machine ({shared_network_why}); run as root or where unprivileged user namespaces "
+        "are allowed, or close the port with a firewall (docs/design.md §8.6)")
   requests = []
   if args.role != ROLE_WORKERS:
     requests += [(constants.REPLAY_PROGRAM, variables.reverb_cpus),

@@ -32,7 +32,10 @@ OPTIONAL = {
     "SAC_REPLAY_HOST": "host name or address of the replay server (127.0.0.1)",
     "SAC_REPLAY_PORT": "port of the replay server (a free port is picked)",
     "SAC_SEED": "run seed; overrides the params' `seed` (the params' value)",
-    "SAC_LOGS_DIR": "folder that holds exp dirs, relative to the repo root (logs)"}
+    "SAC_LOGS_DIR": "folder that holds exp dirs, relative to the repo root (logs)",
+    "SAC_PRIVATE_NETWORK": "auto, yes or no: run a single-host run in a private network "
+                           "namespace, so that nothing outside it reaches the replay port (auto: "
+                           "where the kernel allows it)"}
 _COUNTS = ("SAC_REVERB_CPUS", "SAC_TRAIN_CPUS", "SAC_NUM_COLLECT_WORKERS",
            "SAC_COLLECT_WORKER_CPUS")
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -58,6 +61,7 @@ class TrainingVariables:
   replay_port: Optional[int]
   seed: Optional[int]
   logs_dir: str
+  private_network: str = "auto"
 
   @property
   def exp_dir(self) -> str:
@@ -171,6 +175,11 @@ def validate_variables(values: Dict[str, str], path: str, repo_root: str,
   if not re.fullmatch(r"[A-Za-z0-9.:_-]+", host):
     raise UserInputError(path, "SAC_REPLAY_HOST", f"expected a host name or address, got {host!r}")
 
+  private = values.get("SAC_PRIVATE_NETWORK", "").strip().lower() or "auto"
+  if private not in ("auto", "yes", "no"):
+    raise UserInputError(path, "SAC_PRIVATE_NETWORK",
+                         f"expected auto, yes or no, got {values['SAC_PRIVATE_NETWORK']!r}")
+
   logs_dir = values.get("SAC_LOGS_DIR", "").strip() or "logs"
   if not os.path.isabs(logs_dir):
     logs_dir = os.path.join(repo_root, logs_dir)
@@ -187,7 +196,8 @@ def validate_variables(values: Dict[str, str], path: str, repo_root: str,
                            train_cpus=counts["SAC_TRAIN_CPUS"],
                            num_collect_workers=counts["SAC_NUM_COLLECT_WORKERS"],
                            collect_worker_cpus=counts["SAC_COLLECT_WORKER_CPUS"], replay_host=host,
-                           replay_port=port, seed=seed, logs_dir=os.path.abspath(logs_dir))
+                           replay_port=port, seed=seed, logs_dir=os.path.abspath(logs_dir),
+                           private_network=private)
 
 
 def load_training_variables(path: str, repo_root: str) -> TrainingVariables:

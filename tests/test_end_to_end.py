@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ import pytest
 from conftest import REPO
 from conftest import write_config
 from conftest import write_variables
+from sac_system import private_network
 
 pytestmark = pytest.mark.slow
 
@@ -60,6 +62,7 @@ def test_tiny_training_run_with_two_workers(tmp_path):
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
   assert "new run in" in result.stdout and "run finished" in result.stdout
   assert "programs share CPUs" in result.stdout  # 4 programs on fewer CPUs: warned, not failed
+  assert "private network: the replay port" in result.stdout
 
   for path in ("config.json", "params.py", "variables.sh", "cpu_plan.json", "run_info.json",
                "metrics.jsonl", "logs/replay_buffer.log", "logs/learner.log", "logs/worker_0.log",
@@ -196,6 +199,18 @@ def test_ctrl_c_stops_everything_and_the_same_command_resumes(tmp_path):
   exp_dir = str(tmp_path / "logs" / "run")
   process = start(variables)
   wait_for(lambda: learner_step(exp_dir) >= 100, 240, "the learner to train")
+  # the run trains in its private network namespace: its replay port refuses connections from
+  # this (the host's) namespace and accepts them from inside the run's
+  server_pid = pids_of("sac_replay_buffer.py", exp_dir)[0]
+  assert private_network.namespace_id(str(server_pid)) != private_network.namespace_id()
+  port = int(json.load(open(f"{exp_dir}/run_info.json"))["replay_address"].rsplit(":", 1)[1])
+  with pytest.raises(ConnectionRefusedError):
+    socket.create_connection(("127.0.0.1", port), timeout=5)
+  inside = subprocess.run([
+      "nsenter", f"--net=/proc/{server_pid}/ns/net", sys.executable, "-c",
+      f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5)"],
+                          capture_output=True, text=True, timeout=60)
+  assert inside.returncode == 0, inside.stderr
   process.send_signal(signal.SIGINT)
   stopped = time.monotonic()
   output, _ = process.communicate(timeout=60)

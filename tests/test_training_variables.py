@@ -102,3 +102,15 @@ def test_a_params_file_at_its_old_place_gets_the_new_path(tmp_path):
       UserInputError, match=r"params file not found; the shipped environments "
       r"moved: use sac_system/envs/gym_params\.py"):
     load_params_class(os.path.join(REPO, "sac_system", "gym_params.py"))
+
+
+@pytest.mark.parametrize("text,expected", [("", "auto"), ("SAC_PRIVATE_NETWORK=YES\n", "yes"),
+                                           ("SAC_PRIVATE_NETWORK=no\n", "no")])
+def test_private_network_choice(tmp_path, text, expected):
+  assert load_training_variables(write(tmp_path, GOOD + text), REPO).private_network == expected
+
+
+def test_private_network_bad_value(tmp_path):
+  with pytest.raises(UserInputError) as error:
+    load_training_variables(write(tmp_path, GOOD + "SAC_PRIVATE_NETWORK=maybe\n"), REPO)
+  assert str(error.value).endswith("SAC_PRIVATE_NETWORK: expected auto, yes or no, got 'maybe'")
