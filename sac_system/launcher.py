@@ -119,7 +119,9 @@ def check_capacity(variables: TrainingVariables, allowed_cpus: int,
 
 
 def check_exp_dir(exp_dir: str, source: str) -> bool:
-  """Checks that the exp dir can be written. Returns True when it exists (a resume)."""
+  """Checks that the exp dir can be written. Returns True when a run was started there
+  before (a resume): it has a run_info.json. (A multi-node job makes the exp dir for its
+  SLURM output before the run starts.)"""
   if os.path.exists(exp_dir) and not os.path.isdir(exp_dir):
     raise UserInputError(source, "SAC_EXP_NAME", f"{exp_dir} exists and is not a directory")
   parent = exp_dir if os.path.isdir(exp_dir) else os.path.dirname(exp_dir)
@@ -132,7 +134,7 @@ def check_exp_dir(exp_dir: str, source: str) -> bool:
     raise UserInputError(
         source, "SAC_LOGS_DIR", f"only {free_mb} MB free on the disk of "
         f"{parent}; a run needs at least {MIN_FREE_DISK_MB} MB for checkpoints")
-  return os.path.isdir(exp_dir)
+  return os.path.isfile(os.path.join(exp_dir, constants.RUN_INFO_FILE))
 
 
 def move_aside(exp_dir: str) -> str:
@@ -731,7 +733,7 @@ def main(argv=None) -> int:
     log(f"workers {worker_ids} of the run in {variables.exp_dir} on "
         f"{socket.gethostname()}, replay server at {args.replay_address}; CPU plan:")
   else:
-    if resuming and args.fresh:
+    if args.fresh and os.path.isdir(variables.exp_dir) and os.listdir(variables.exp_dir):
       log(f"--fresh: moved the previous run aside to {move_aside(variables.exp_dir)}")
       resuming = False
     launcher.prepare_exp_dir(resuming)

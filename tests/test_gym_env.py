@@ -200,3 +200,28 @@ def test_generic_params_report_unusable_envs_against_the_config(tmp_path):
     with pytest.raises(UserInputError) as error:
       params.make_collect_env()
     assert str(error.value).startswith(f"{config}: {key}: ") and words in str(error.value)
+
+
+def test_step_latency_waits_without_using_the_cpu(tmp_path):
+  import json
+  import time
+
+  from conftest import REPO
+  from sac_system.errors import UserInputError
+  from sac_system.train_params_base import load_params
+  gym_params = f"{REPO}/sac_system/envs/gym_params.py"
+  config = tmp_path / "c.json"
+  config.write_text(json.dumps({"env_id": "Pendulum-v1", "step_latency_seconds": 0.05}))
+  for env in (load_params(gym_params, str(config)).make_collect_env(),
+              load_params(gym_params, str(config)).make_eval_env()):
+    env.reset()
+    wall, cpu = time.monotonic(), time.process_time()
+    for _ in range(4):
+      env.step(np.zeros(1, np.float32))
+    assert time.monotonic() - wall >= 0.2
+    assert time.process_time() - cpu < 0.1
+  for bad in (-1, "fast", 11, True):
+    config.write_text(json.dumps({"env_id": "Pendulum-v1", "step_latency_seconds": bad}))
+    with pytest.raises(UserInputError) as error:
+      load_params(gym_params, str(config))
+    assert f"step_latency_seconds: expected seconds from 0 to 10, got {bad!r}" in str(error.value)

@@ -53,6 +53,8 @@ def test_check_port_free(tmp_path):
 def test_check_exp_dir(tmp_path):
   assert launcher.check_exp_dir(str(tmp_path / "new" / "run"), "v.sh") is False
   (tmp_path / "old").mkdir()
+  assert launcher.check_exp_dir(str(tmp_path / "old"), "v.sh") is False  # e.g. SLURM output only
+  (tmp_path / "old" / "run_info.json").write_text("{}")
   assert launcher.check_exp_dir(str(tmp_path / "old"), "v.sh") is True
   (tmp_path / "file").write_text("x")
   with pytest.raises(UserInputError, match=r"SAC_EXP_NAME: .* is not a directory"):

@@ -13,6 +13,7 @@
 
 import collections
 import inspect
+import time
 from typing import Any, Dict, List, Optional
 
 import gymnasium as gym
@@ -37,7 +38,8 @@ class GymnasiumEnvironment(py_environment.PyEnvironment):
   """
 
   def __init__(self, env_id: str, env_kwargs: Optional[Dict[str, Any]] = None,
-               max_episode_steps: Optional[int] = None, render_mode: Optional[str] = None):
+               max_episode_steps: Optional[int] = None, render_mode: Optional[str] = None,
+               step_latency_s: float = 0.0):
     """Builds the environment.
 
     Args:
@@ -45,6 +47,8 @@ class GymnasiumEnvironment(py_environment.PyEnvironment):
       env_kwargs: Keyword arguments for `gymnasium.make`.
       max_episode_steps: Overrides the registered time limit.
       render_mode: gymnasium render mode ("rgb_array" for videos).
+      step_latency_s: Each step also sleeps this long (a robot's or a remote simulator's
+        latency, without CPU work).
 
     Raises:
       UnsupportedEnvError: if the env does not have Box action and observation spaces.
@@ -54,6 +58,7 @@ class GymnasiumEnvironment(py_environment.PyEnvironment):
     self._env_kwargs = dict(env_kwargs or {})
     self._max_episode_steps = max_episode_steps
     self._render_mode = render_mode
+    self._step_latency_s = float(step_latency_s)
     self._env = self._make(self._env_kwargs)
     if not isinstance(self._env.action_space, gym.spaces.Box):
       raise UnsupportedEnvError(f"{env_id} has action space {self._env.action_space}; SAC needs a "
@@ -118,6 +123,8 @@ class GymnasiumEnvironment(py_environment.PyEnvironment):
     return self._time_step(ts.StepType.FIRST, 0.0, 1.0, self._observation(observation))
 
   def _step(self, action):
+    if self._step_latency_s:
+      time.sleep(self._step_latency_s)
     observation, reward, terminated, truncated, _ = self._env.step(np.asarray(action))
     observation = self._observation(observation)
     if terminated:
@@ -225,17 +232,19 @@ class PhysicsEnvironment(GymnasiumEnvironment):
 
   def __init__(self, env_id: str, settings: Dict[str, Any], env_kwargs: Optional[Dict[str,
                                                                                       Any]] = None,
-               max_episode_steps: Optional[int] = None, render_mode: Optional[str] = None):
+               max_episode_steps: Optional[int] = None, render_mode: Optional[str] = None,
+               step_latency_s: float = 0.0):
     """Args:
       env_id: The gymnasium id (or the name `_make` builds).
       settings: `PHYSICS` keys (physics and randomization); the rest keep their defaults.
-      env_kwargs, max_episode_steps, render_mode: as for `GymnasiumEnvironment`.
+      env_kwargs, max_episode_steps, render_mode, step_latency_s: as for
+        `GymnasiumEnvironment`.
     """
     self._settings = {**self.PHYSICS.defaults, **self.PHYSICS.validate(settings)}
     self._physics_rng = np.random.default_rng()
     self._episode_physics: collections.deque = collections.deque(maxlen=MAX_RECORDED_EPISODES)
     super().__init__(env_id, env_kwargs, max_episode_steps=max_episode_steps,
-                     render_mode=render_mode)
+                     render_mode=render_mode, step_latency_s=step_latency_s)
 
   @property
   def randomized(self) -> bool:

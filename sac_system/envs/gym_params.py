@@ -6,6 +6,10 @@ Config keys (besides "hyperparameters" and "curriculum"):
   "env_kwargs":        keyword arguments for `gymnasium.make` (both environments).
   "eval_env_kwargs":   keyword arguments for the evaluation environment (default: "env_kwargs").
   "max_episode_steps": overrides the registered time limit.
+  "step_latency_seconds": every env step (collection and evaluation) also waits this long
+                       without using the CPU, like a real robot or a remote simulator would
+                       (default 0): what the worker-scaling benchmark and the multi-host tests
+                       run, so that more workers than CPUs pay off.
 
 `set_state` (and so the curriculum) accepts the env's constructor keyword arguments. A MuJoCo
 env (HalfCheetah-v5, Hopper-v5, ...) also takes the physics keys of `mujoco_physics.py`
@@ -21,7 +25,9 @@ from sac_system.train_params_base import check_env_config
 class TrainParams(TrainParamsBase):
   """SAC on the gymnasium env named by the config's "env_id"."""
 
-  ENV_CONFIG_KEYS = frozenset({"env_id", "env_kwargs", "eval_env_kwargs", "max_episode_steps"})
+  ENV_CONFIG_KEYS = frozenset(
+      {"env_id", "env_kwargs", "eval_env_kwargs", "max_episode_steps", "step_latency_seconds"})
+  MAX_STEP_LATENCY_S = 10.0
 
   def __init__(self, env_config=None, config_path="<config>"):
     super().__init__(env_config, config_path)
@@ -40,6 +46,12 @@ class TrainParams(TrainParamsBase):
       raise UserInputError(config_path, "env_id", f"loading {env_id!r} raised "
                            f"{type(error).__name__}: {error}") from None
     check_env_config(self, validate_kwargs=self._validate_physics)
+    latency = self.env_config.get("step_latency_seconds", 0.0)
+    if (isinstance(latency, bool) or not isinstance(latency, (int, float))
+        or not 0 <= latency <= self.MAX_STEP_LATENCY_S):
+      raise UserInputError(
+          config_path, "step_latency_seconds", f"expected seconds from 0 to "
+          f"{self.MAX_STEP_LATENCY_S:g}, got {latency!r}")
 
   def _validate_physics(self, kwargs):
     """Checks the MuJoCo physics keys of an env_kwargs object (the env checks the rest)."""
@@ -69,7 +81,8 @@ class TrainParams(TrainParamsBase):
   def collect_env_args_kwargs(self):
     return (self.env_config["env_id"],), {
         "env_kwargs": dict(self.env_config.get("env_kwargs", {})),
-        "max_episode_steps": self.env_config.get("max_episode_steps")}
+        "max_episode_steps": self.env_config.get("max_episode_steps"),
+        "step_latency_s": float(self.env_config.get("step_latency_seconds", 0.0))}
 
   def eval_env_args_kwargs(self):
     args, kwargs = self.collect_env_args_kwargs()

@@ -70,11 +70,12 @@ class MujocoEnvironment(PhysicsEnvironment):
   """A gymnasium MuJoCo env whose masses, friction and damping scale by `set_state`."""
 
   def __init__(self, env_id: str, env_kwargs: Optional[Dict[str, Any]] = None,
-               max_episode_steps: Optional[int] = None, render_mode: Optional[str] = None):
+               max_episode_steps: Optional[int] = None, render_mode: Optional[str] = None,
+               step_latency_s: float = 0.0):
     """Args:
       env_id: A registered gymnasium MuJoCo id, e.g. "HalfCheetah-v5".
       env_kwargs: Physics keys and the task's constructor arguments, mixed.
-      max_episode_steps, render_mode: as for `GymnasiumEnvironment`.
+      max_episode_steps, render_mode, step_latency_s: as for `GymnasiumEnvironment`.
 
     Raises:
       UnsupportedEnvError: if `env_id` is not a MuJoCo env.
@@ -85,7 +86,7 @@ class MujocoEnvironment(PhysicsEnvironment):
     self._xml_arrays: Dict[str, np.ndarray] = {}
     settings, task_kwargs = split_settings(dict(env_kwargs or {}))
     super().__init__(env_id, settings, task_kwargs, max_episode_steps=max_episode_steps,
-                     render_mode=render_mode)
+                     render_mode=render_mode, step_latency_s=step_latency_s)
 
   def _make(self, kwargs):
     if self._render_mode == "rgb_array":
