@@ -107,6 +107,7 @@ class Worker:
     self._last_eval_train_step = -1
     self._next_eval_iteration = 0
     self._last_report = (time.monotonic(), self.env_steps)
+    self._pull_seconds: list = []  # durations of the weight pulls since the last report
     self._time_steps = None
     self._item = np.empty((params.transitions_per_item, self.codec.size), np.float32)
     self._item_rows = 0  # rows of `_item` filled so far
@@ -140,7 +141,9 @@ class Worker:
 
   def _pull(self) -> int:
     """Pulls the learner's weights and train_step; the numpy policies copy the new weights."""
+    started = time.monotonic()
     train_step = self.variable_source.pull()
+    self._pull_seconds.append(time.monotonic() - started)
     for policy in self._numpy_policies:
       policy.refresh()
     return train_step
@@ -196,6 +199,10 @@ class Worker:
     values = {
         "throughput/env_steps_per_second": (env_steps - last_steps) / max(now - last_time, 1e-9),
         "collect/episodes": float(self._stats.episodes)}
+    if self._pull_seconds:  # how long fetching the learner's weights takes (scaling benchmark)
+      values["timing/weight_pull_ms_median"] = 1000 * float(np.median(self._pull_seconds))
+      values["timing/weight_pull_ms_max"] = 1000 * float(np.max(self._pull_seconds))
+      self._pull_seconds = []
     if self._stats.returns:
       values["collect/average_return"] = float(np.mean(self._stats.returns))
       values["collect/average_episode_length"] = float(np.mean(self._stats.lengths))

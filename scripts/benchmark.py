@@ -636,43 +636,73 @@ def time_to_solve(args, seed: int) -> dict:
   return result
 
 
+def cpu_times() -> tuple:
+  """(busy, total) jiffies of the whole machine, from /proc/stat."""
+  with open("/proc/stat") as stat:
+    fields = [int(v) for v in stat.readline().split()[1:]]
+  idle = fields[3] + fields[4]  # idle + iowait
+  return sum(fields) - idle, sum(fields)
+
+
 def run_throughput(args, workers: int) -> dict:
-  """A training run of the variables file with `workers` workers: its env steps/s and the
-  learner's gradient steps/s over `--throughput_seconds` once the learner has trained (after
-  the warm-up), from the learner's reports in metrics.jsonl (env steps = transitions the
-  replay buffer took in)."""
+  """A training run of the variables file with `workers` workers (with --scaling_config: on
+  that generic-gym config) measured over `--throughput_seconds` once the learner has trained
+  (after the warm-up), from the learner's reports in metrics.jsonl: env steps/s (= transitions
+  the replay buffer took in) and replay items inserted per second, the learner's gradient
+  steps/s, the workers' weight-pull latency (their reports' median of medians and max) and
+  the machine's CPU use over the window."""
   from sac_system import constants
   from sac_system import metrics
-  process, exp_dir, start = start_run(args, f"benchmark_throughput_{workers}_workers",
-                                      SAC_NUM_COLLECT_WORKERS=workers)
-  window = None
+  overrides = {"SAC_NUM_COLLECT_WORKERS": workers}
+  if args.scaling_config:
+    overrides.update(SAC_PARAMS=os.path.join(REPO, "sac_system", "envs", "gym_params.py"),
+                     SAC_CONFIG=os.path.abspath(args.scaling_config))
+  process, exp_dir, start = start_run(args, f"benchmark_throughput_{workers}_workers", **overrides)
+  window, cpu_start = None, None
   try:
     while process.poll() is None and time.time() - start < args.throughput_seconds + 900:
-      time.sleep(5)
+      time.sleep(2)
       learner = [
           r for r in metrics.read_records(exp_dir, constants.LEARNER_PROGRAM)
           if r.get("train_step", 0) > 0]
+      if learner and cpu_start is None:
+        cpu_start = cpu_times()
       if learner and learner[-1]["time"] - learner[0]["time"] >= args.throughput_seconds:
         window = (learner[0], learner[-1])
         break
+    cpu_end = cpu_times()
   finally:
     process.send_signal(signal.SIGTERM)
-    process.wait(timeout=120)
+    process.wait(timeout=180)
   if window is None:
     raise RuntimeError(f"the run in {exp_dir} trained for less than {args.throughput_seconds} s")
   first, last = window
   seconds = last["time"] - first["time"]
+  in_window = [
+      r for r in metrics.read_records(exp_dir) if constants.is_worker_program(r.get("source", ""))
+      and first["time"] <= r["time"] <= last["time"]]
   worker_rates = [
-      r["throughput/env_steps_per_second"] for r in metrics.read_records(exp_dir)
-      if constants.is_worker_program(r.get("source", "")) and r["time"] >= first["time"]
-      and "throughput/env_steps_per_second" in r]
+      r["throughput/env_steps_per_second"] for r in in_window
+      if "throughput/env_steps_per_second" in r]
+  pulls = [r["timing/weight_pull_ms_median"] for r in in_window if "timing/weight_pull_ms_median" in r]
+  pull_max = [r["timing/weight_pull_ms_max"] for r in in_window if "timing/weight_pull_ms_max" in r]
+  with open(os.path.join(exp_dir, constants.RUN_INFO_FILE)) as info_file:
+    hyperparameters = json.load(info_file)["hyperparameters"]
+  transitions_per_item = (hyperparameters.get("envs_per_worker", 1)
+                          * hyperparameters.get("steps_per_item", 1))
+  env_rate = (last["env_steps"] - first["env_steps"]) / seconds
+  busy = (cpu_end[0] - cpu_start[0]) / max(cpu_end[1] - cpu_start[1], 1)
   return {
       "workers": workers,
       "seconds": seconds,
-      "env_steps_per_second": (last["env_steps"] - first["env_steps"]) / seconds,
+      "env_steps_per_second": env_rate,
+      "replay_items_per_second": env_rate / transitions_per_item,
       "grad_steps_per_second": (last["train_step"] - first["train_step"]) / seconds,
       "median_worker_env_steps_per_second": float(np.median(worker_rates))
                                             if worker_rates else None,
+      "weight_pull_ms_median": float(np.median(pulls)) if pulls else None,
+      "weight_pull_ms_max": float(np.max(pull_max)) if pull_max else None,
+      "machine_cpu_busy": busy,
       "exp_dir": exp_dir}
 
 
@@ -829,13 +859,27 @@ def markdown(report: dict) -> str:
       lines.append("| peak RSS in that run | "
                    + ", ".join(f"{k} {v:.0f} MB"
                                for k, v in sorted(run["peak_rss_mb"].items())) + " |")
-  for run in report.get("run_throughput", []):
-    per_worker = run["median_worker_env_steps_per_second"]
-    lines.append(
-        f"| training run, {run['workers']} worker(s), {run['seconds']:.0f} s | "
-        f"{run['env_steps_per_second']:.0f} env steps/s, {run['grad_steps_per_second']:.0f} "
-        f"grad steps/s" + (f" (a worker: {per_worker:.0f} env steps/s)" if per_worker else "")
-        + " |")
+  runs = report.get("run_throughput", [])
+  if runs:
+    latency = report.get("step_latency_seconds")
+    lines += [
+        "", f"Training runs of `{report.get('scaling_config') or report.get('variables')}`"
+        + (f" (each env step waits {latency * 1000:.0f} ms)" if latency else "")
+        + f", {runs[0]['seconds']:.0f} s each after the warm-up:", "",
+        "| workers | env steps/s" + (" (ideal)" if latency else "")
+        + " | replay items/s | grad steps/s | a worker: env steps/s | weight pull: median "
+        "(max) ms | machine CPU busy |", "|---|---|---|---|---|---|---|"]
+    for run in runs:
+      per_worker = run["median_worker_env_steps_per_second"]
+      pull = run.get("weight_pull_ms_median")
+      lines.append(
+          f"| {run['workers']} | {run['env_steps_per_second']:.0f}"
+          + (f" ({run['workers'] / latency:.0f})" if latency else "")
+          + f" | {run.get('replay_items_per_second', 0):.1f} | "
+          f"{run['grad_steps_per_second']:.0f} | "
+          + (f"{per_worker:.0f}" if per_worker else "-") + " | "
+          + (f"{pull:.1f} ({run['weight_pull_ms_max']:.0f})" if pull is not None else "-")
+          + f" | {100 * run.get('machine_cpu_busy', 0):.0f} % |")
   return "\n".join(lines) + "\n"
 
 
@@ -858,6 +902,11 @@ def main() -> int:
       "--run_throughput", default=None, metavar="WORKERS",
       help="comma-separated worker counts: a training run of --variables with "
       "each, measuring its env steps/s and gradient steps/s (e.g. 1,2)")
+  parser.add_argument(
+      "--scaling_config", default=None, metavar="CONFIG",
+      help="with --run_throughput: run each worker count on this generic-gym "
+      "config (sac_system/envs/gym_params.py), e.g. config/lunar_lander_latency.json, "
+      "whose env steps wait step_latency_seconds")
   parser.add_argument("--throughput_seconds", type=float, default=120.0,
                       help="seconds of training measured per --run_throughput run")
   parser.add_argument("--seconds", type=float, default=None, help="seconds per timed part")
@@ -931,6 +980,10 @@ def main() -> int:
   runs = []  # (report key, what varies, the values, one run)
   if args.run_throughput:
     runs.append(("run_throughput", "worker(s)", args.run_throughput, run_throughput))
+    if args.scaling_config:
+      with open(args.scaling_config) as config_file:
+        report["step_latency_seconds"] = json.load(config_file).get("step_latency_seconds")
+      report["scaling_config"] = os.path.relpath(os.path.abspath(args.scaling_config), REPO)
   if args.time_to_solve or args.only_time_to_solve:
     runs.append(("time_to_solve", "seed", args.seeds, time_to_solve))
   for key, varies, values, run in runs:

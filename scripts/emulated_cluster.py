@@ -219,7 +219,10 @@ SlurmdPort={SLURMD_PORT}
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket={folder}/munge/munge.socket
+# cred_expire is also how long SLURM holds a requeued job before it may start again (120 s by
+# default); the scheduler looks at pending jobs every 2 s (60 s and 30 s by default)
+AuthInfo=socket={folder}/munge/munge.socket,cred_expire=10
+SchedulerParameters=sched_interval=2,bf_interval=2
 StateSaveLocation={folder}/state
 SlurmdSpoolDir={folder}/spool/%n
 SlurmctldPidFile={folder}/run/slurmctld.pid

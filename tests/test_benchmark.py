@@ -73,24 +73,35 @@ def test_sac_step_flops_counts_the_passes_of_tf_agents_step():
 
 
 def test_run_throughput_measures_a_real_run_per_worker_count(tmp_path):
-  """--run_throughput starts the variables file with each worker count (here one: 2, to keep
-  the suite short), measures it once the learner trains, and stops it (the launcher's SIGTERM:
-  nothing left running)."""
+  """--run_throughput with --scaling_config starts the variables file on that generic-gym
+  config with each worker count (here one: 2, to keep the suite short), its env steps waiting
+  step_latency_seconds; measures it once the learner trains, and stops it (the launcher's
+  SIGTERM: nothing left running)."""
   from conftest import write_config
   from conftest import write_variables
-  config = write_config(tmp_path, {"num_iterations": 100_000})
-  variables = write_variables(tmp_path, config)
+  config = write_config(tmp_path, {"num_iterations": 100_000}, step_latency_seconds=0.01)
+  (tmp_path / "base").mkdir()
+  variables = write_variables(tmp_path, write_config(tmp_path / "base", {}))
   result = subprocess.run([
       sys.executable, "scripts/benchmark.py", "--run_throughput", "2", "--throughput_seconds", "3",
-      "--variables", variables, "--output_dir",
+      "--variables", variables, "--scaling_config", config, "--output_dir",
       str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=400)
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
   [json_path] = glob.glob(str(tmp_path / "results_*.json"))
-  runs = json.load(open(json_path))["run_throughput"]
+  report = json.load(open(json_path))
+  assert report["step_latency_seconds"] == 0.01
+  runs = report["run_throughput"]
   assert [run["workers"] for run in runs] == [2]
   for run in runs:
     assert run["seconds"] >= 3 and run["env_steps_per_second"] > 0
     assert run["grad_steps_per_second"] > 0
+    # tiny items of one transition; two workers each waiting 10 ms per step: at most 200/s
+    assert run["replay_items_per_second"] == pytest.approx(run["env_steps_per_second"])
+    assert run["env_steps_per_second"] < 2 / 0.01
+    assert 0 < run["machine_cpu_busy"] <= 1
+    info = json.load(open(os.path.join(run["exp_dir"], "run_info.json")))
+    assert info["config_file"] == config  # the scaling config, not the variables file's
     leftover = subprocess.run(["pgrep", "-f", run["exp_dir"]], capture_output=True, text=True)
     assert not leftover.stdout.split()
-  assert "training run, 2 worker(s)" in open(json_path[:-len(".json")] + ".md").read()
+  table = open(json_path[:-len(".json")] + ".md").read()
+  assert "(each env step waits 10 ms)" in table and "| 2 | " in table and "(200) |" in table

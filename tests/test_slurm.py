@@ -91,37 +91,6 @@ def test_sbatch_with_bad_variables_fails_at_once(slurm_cluster, tmp_path):
   assert f"error: {variables}: SAC_CONFIG: missing" in output
 
 
-def test_multinode_jobs_put_head_and_workers_in_separate_jobs(slurm_cluster, tmp_path):
-  """The multi-node variant on the one test node: a head job running the replay server and
-  learner, and a workers job with 2 SLURM tasks, each finding the server by the head's host
-  name and port."""
-  variables = write_variables(tmp_path, write_config(tmp_path, TINY), workers=2, name="multinode")
-  exp_dir = tmp_path / "logs" / "multinode"
-  fields, sizing_output = submit("slurm_train_multinode.sbatch", variables, tmp_path)
-  assert fields["JobState"] == "COMPLETED", fields
-  match = re.search(
-      r"submitted head job (\d+) \(4 CPUs\) and workers job (\d+) \(2 task\(s\) "
-      r"of 1 CPU\(s\)\)", sizing_output)
-  assert match, sizing_output
-  head_job, workers_job = match.groups()
-  head = wait_for_job(head_job, 600)
-  workers = wait_for_job(workers_job, 300)
-  head_output = (exp_dir / f"slurm-{head_job}-head.out").read_text()
-  workers_output = (exp_dir / f"slurm-{workers_job}-workers.out").read_text()
-  assert head["JobState"] == "COMPLETED", head_output[-3000:]
-  assert workers["JobState"] == "COMPLETED", workers_output[-3000:]
-  assert workers["NumTasks"] == "2"
-  address = (exp_dir / f"replay_address.{head_job}").read_text().strip()
-  host = subprocess.run(["hostname", "-s"], capture_output=True, text=True).stdout.strip()
-  assert address.startswith(f"{host}:")
-  assert "run finished" in head_output and f"replay server at {address}" in workers_output
-  for worker in (0, 1):
-    log = (exp_dir / "logs" / f"worker_{worker}.log").read_text()
-    assert f"SLURM_PROCID={worker}" in log and f"--replay_address {address}" in log
-    assert "eval at train_step 100" in log, log[-2000:]  # each worker's final evaluation
-  assert (exp_dir / "policies" / "checkpoints" / "policy_checkpoint_0000000100").is_dir()
-
-
 def job_records(job_id):
   """One dict per record of `scontrol show job` (an array job shows one per task)."""
   result = subprocess.run(["scontrol", "show", "job", str(job_id)], capture_output=True, text=True)
