@@ -273,7 +273,8 @@ def enter_private_network(variables: TrainingVariables, argv: List[str]) -> Opti
   if why is None:
     command = private_network.unshare_prefix() + [sys.executable, "-m", "sac_system.launcher"]
     sys.stdout.flush()
-    os.execvpe(command[0], command + argv, dict(os.environ, **{private_network.INSIDE_ENV: private_network.namespace_id()}))
+    os.execvpe(command[0], command + argv,
+               dict(os.environ, **{private_network.INSIDE_ENV: private_network.namespace_id()}))
   if variables.private_network == "yes":
     raise UserInputError(variables.path, "SAC_PRIVATE_NETWORK",
                          f"is yes, but the run cannot have a private network: {why}")

@@ -49,8 +49,8 @@ def unshare_prefix() -> List[str]:
 def available() -> Optional[str]:
   """None when `unshare_prefix()` works here, else why not (one phrase)."""
   try:
-    result = subprocess.run(unshare_prefix() + ["true"], capture_output=True, text=True,
-                            timeout=10, check=False)
+    result = subprocess.run(unshare_prefix() + ["true"], capture_output=True, text=True, timeout=10,
+                            check=False)
   except FileNotFoundError:
     return "the unshare command (util-linux) is missing"
   except subprocess.TimeoutExpired:

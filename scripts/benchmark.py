@@ -226,8 +226,7 @@ def role_checkpoint_probe(args) -> None:
     sample_client = reverb.Client(args.address)
     while not stop.is_set():
       start = time.perf_counter()
-      next(iter(sample_client.sample(constants.REPLAY_TABLE, num_samples=1,
-                                     emit_timesteps=False)))
+      next(iter(sample_client.sample(constants.REPLAY_TABLE, num_samples=1, emit_timesteps=False)))
       calls["sample"].append((start, time.perf_counter() - start))
       time.sleep(0.002)
 
@@ -236,12 +235,12 @@ def role_checkpoint_probe(args) -> None:
     thread.start()
   checkpoints = []  # (start, seconds)
   try:
-    time.sleep(3.0)
+    time.sleep(1.0)
     for _ in range(args.repeats):
       start = time.perf_counter()
       client.checkpoint()
       checkpoints.append((start, time.perf_counter() - start))
-      time.sleep(3.0)
+      time.sleep(1.0)
   finally:
     stop.set()
     for thread in threads:
@@ -452,6 +451,26 @@ def machine() -> dict:
       "platform": platform.platform()}
 
 
+def start_server_role(args, cpu: int, port: int, exp_dir: str) -> subprocess.Popen:
+  """The replay server role on `cpu`, checkpointing into EXP/replay_buffer of `exp_dir`;
+  returns once it serves (it stops when its stdin closes)."""
+  server = subprocess.Popen(role_command(args, "server", cpu, port=port, exp_dir=exp_dir), cwd=REPO,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+  deadline = time.monotonic() + 300
+  while server.stdout.readline().strip() != "SERVER READY":
+    if server.poll() is not None or time.monotonic() > deadline:
+      server.kill()
+      raise RuntimeError("the benchmark's replay server did not start")
+  return server
+
+
+def server_report(server: subprocess.Popen) -> dict:
+  """Stops the server role and returns what it reported (its memory, the table size)."""
+  output, _ = server.communicate(input="", timeout=120)
+  lines = [line for line in output.splitlines() if line.startswith(RESULT_PREFIX)]
+  return json.loads(lines[-1][len(RESULT_PREFIX):]) if lines else {}
+
+
 def speed_benchmarks(args) -> dict:
   cpus = sorted(os.sched_getaffinity(0))
   server_cpu, learner_cpu = cpus[0], cpus[-1]
@@ -460,13 +479,9 @@ def speed_benchmarks(args) -> dict:
   address = f"127.0.0.1:{port}"
   args.config = benchmark_config(args, args.capacity)
   results: dict = {}
-  server = subprocess.Popen(role_command(args, "server", server_cpu, port=port), cwd=REPO,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+  exp_dir = tempfile.mkdtemp(prefix="benchmark_replay_")
+  server = start_server_role(args, server_cpu, port, exp_dir)
   try:
-    deadline = time.monotonic() + 300
-    while server.stdout.readline().strip() != "SERVER READY":
-      if server.poll() is not None or time.monotonic() > deadline:
-        raise RuntimeError("the benchmark's replay server did not start")
     print(f"replay server up at {address}; filling {args.capacity} transitions", flush=True)
     results["replay_insert"] = run_role(args, "insert", learner_cpu, address=address,
                                         items=args.capacity)
@@ -474,6 +489,7 @@ def speed_benchmarks(args) -> dict:
         f"  insert: {results['replay_insert']['insert_transitions_per_second']:.0f} "
         f"transitions/s ({results['replay_insert']['insert_items_per_second']:.0f} items/s)",
         flush=True)
+    results["replay_checkpoint"] = checkpoint_probe(args, learner_cpu, address, exp_dir)
     results["learner_plain"] = run_role(args, "plain_learner", learner_cpu)
     print(
         f"  plain SacAgent.train loop: "
@@ -488,10 +504,9 @@ def speed_benchmarks(args) -> dict:
         f"  collection: worker {results['collection']['worker_env_steps_per_second']:.0f}, "
         f"raw env {results['collection']['raw_env_steps_per_second']:.0f} env steps/s", flush=True)
   finally:
-    output, _ = server.communicate(input="", timeout=120)
+    results["replay_server"] = server_report(server)
     os.remove(args.config)
-  lines = [line for line in output.splitlines() if line.startswith(RESULT_PREFIX)]
-  results["replay_server"] = json.loads(lines[-1][len(RESULT_PREFIX):]) if lines else {}
+    shutil.rmtree(exp_dir, ignore_errors=True)
   memory = results["replay_server"]
   raw_mb = results["replay_insert"]["raw_mb"]
   results["summary"] = {
@@ -522,10 +537,24 @@ def speed_benchmarks(args) -> dict:
   return results
 
 
+def checkpoint_probe(args, cpu: int, address: str, exp_dir: str) -> dict:
+  """Runs role_checkpoint_probe against the filled server at `address`; prints its summary."""
+  result = run_role(args, "checkpoint_probe", cpu, address=address, exp_dir=exp_dir,
+                    repeats=args.repeats)
+  print(
+      f"  checkpoint of {result['transitions']} transitions: "
+      f"{result['median_checkpoint_seconds']:.2f} s (median of {args.repeats}), "
+      f"{result['checkpoint_mb_on_disk']:.0f} MB; longest insert during it "
+      f"{result['longest_insert_during_checkpoint_seconds']:.2f} s, longest sample "
+      f"{result['longest_sample_during_checkpoint_seconds']:.2f} s", flush=True)
+  return result
+
+
 def replay_checkpoint_benchmark(args) -> dict:
   """A replay server on its own CPU, filled to --capacity transitions of the config's items,
   then checkpointed --repeats times while a client inserts and samples on the other CPU
-  (role_checkpoint_probe): what replay_checkpoint_interval_seconds costs (docs/design.md §8)."""
+  (role_checkpoint_probe): what replay_checkpoint_interval_seconds costs (docs/design.md §8.2).
+  (The full speed benchmark measures the same after its insert part.)"""
   cpus = sorted(os.sched_getaffinity(0))
   server_cpu, client_cpu = cpus[0], cpus[-1]
   from sac_system.launcher import pick_free_port
@@ -533,32 +562,17 @@ def replay_checkpoint_benchmark(args) -> dict:
   address = f"127.0.0.1:{port}"
   args.config = benchmark_config(args, args.capacity)
   exp_dir = tempfile.mkdtemp(prefix="benchmark_replay_checkpoint_")
-  server = subprocess.Popen(role_command(args, "server", server_cpu, port=port, exp_dir=exp_dir),
-                            cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+  server = start_server_role(args, server_cpu, port, exp_dir)
   try:
-    deadline = time.monotonic() + 300
-    while server.stdout.readline().strip() != "SERVER READY":
-      if server.poll() is not None or time.monotonic() > deadline:
-        raise RuntimeError("the benchmark's replay server did not start")
     print(f"replay server up at {address}; filling {args.capacity} transitions", flush=True)
     fill = run_role(args, "insert", client_cpu, address=address, items=args.capacity)
-    print(f"  filled at {fill['insert_transitions_per_second']:.0f} transitions/s; "
-          f"checkpointing {args.repeats} times", flush=True)
-    result = run_role(args, "checkpoint_probe", client_cpu, address=address, exp_dir=exp_dir,
-                      repeats=args.repeats)
+    result = checkpoint_probe(args, client_cpu, address, exp_dir)
   finally:
-    output, _ = server.communicate(input="", timeout=120)
+    memory = server_report(server)
     os.remove(args.config)
     shutil.rmtree(exp_dir, ignore_errors=True)
-  lines = [line for line in output.splitlines() if line.startswith(RESULT_PREFIX)]
-  result["server_rss_full_mb"] = json.loads(lines[-1][len(RESULT_PREFIX):]).get(
-      "rss_now_mb") if lines else None
+  result["server_rss_full_mb"] = memory.get("rss_now_mb")
   result["transitions_per_item"] = fill["transitions_per_item"]
-  print(f"  checkpoint of {result['transitions']} transitions: "
-        f"{result['median_checkpoint_seconds']:.2f} s (median of {args.repeats}), "
-        f"{result['checkpoint_mb_on_disk']:.0f} MB; longest insert during it "
-        f"{result['longest_insert_during_checkpoint_seconds']:.2f} s, longest sample "
-        f"{result['longest_sample_during_checkpoint_seconds']:.2f} s", flush=True)
   return result
 
 
@@ -592,6 +606,10 @@ def start_run(args, name: str, **variables):
     variables_file.write(text)
   exp_dir = load_training_variables(variables_path, REPO).exp_dir
   os.makedirs(os.path.dirname(exp_dir), exist_ok=True)
+  if os.path.exists(exp_dir):  # never measure an earlier run's records (it is kept, renamed)
+    from sac_system.launcher import move_aside
+    print(f"  moved an earlier {os.path.basename(exp_dir)} aside to {move_aside(exp_dir)}",
+          flush=True)
   shutil.move(variables_path, exp_dir + ".variables.sh")
   variables_path = exp_dir + ".variables.sh"
   start = time.time()
@@ -684,7 +702,8 @@ def run_throughput(args, workers: int) -> dict:
   worker_rates = [
       r["throughput/env_steps_per_second"] for r in in_window
       if "throughput/env_steps_per_second" in r]
-  pulls = [r["timing/weight_pull_ms_median"] for r in in_window if "timing/weight_pull_ms_median" in r]
+  pulls = [
+      r["timing/weight_pull_ms_median"] for r in in_window if "timing/weight_pull_ms_median" in r]
   pull_max = [r["timing/weight_pull_ms_max"] for r in in_window if "timing/weight_pull_ms_max" in r]
   with open(os.path.join(exp_dir, constants.RUN_INFO_FILE)) as info_file:
     hyperparameters = json.load(info_file)["hyperparameters"]
@@ -831,14 +850,14 @@ def markdown(report: dict) -> str:
         f"{speed['replay_server'].get('peak_rss_mb', 0):.0f} / "
         f"{speed['learner_ours']['peak_rss_mb']:.0f} / "
         f"{speed['collection']['peak_rss_mb']:.0f} MB |"]
-  probe = report.get("replay_checkpoint")
+  probe = report.get("replay_checkpoint") or (speed or {}).get("replay_checkpoint")
   if probe:
     lines += [
         f"| replay checkpoint of a full table: {probe['transitions']} transitions "
-        f"({probe['items']} items of {probe['transitions_per_item']}) | "
+        f"({probe['items']} items) | "
         f"{probe['median_checkpoint_seconds']:.2f} s (median of "
-        f"{len(probe['checkpoint_seconds'])}: "
-        + ", ".join(f"{s:.2f}" for s in probe['checkpoint_seconds'])
+        f"{len(probe['checkpoint_seconds'])}: " + ", ".join(f"{s:.2f}"
+                                                            for s in probe['checkpoint_seconds'])
         + f" s), {probe['checkpoint_mb_on_disk']:.0f} MB on disk |",
         f"| longest insert / sample call during a checkpoint | "
         f"{probe['longest_insert_during_checkpoint_seconds']:.3f} / "
@@ -846,7 +865,8 @@ def markdown(report: dict) -> str:
         f"| median insert / sample call outside checkpoints | "
         f"{probe['median_insert_outside_seconds'] * 1000:.2f} / "
         f"{probe['median_sample_outside_seconds'] * 1000:.2f} ms |",
-        f"| replay server RSS, full | {probe['server_rss_full_mb']:.0f} MB |"]
+    ] + ([f"| replay server RSS, full | {probe['server_rss_full_mb']:.0f} MB |"]
+         if probe.get("server_rss_full_mb") else [])
   for run in report.get("time_to_solve", []):
     if run["solved"]:
       lines.append(
@@ -863,23 +883,24 @@ def markdown(report: dict) -> str:
   if runs:
     latency = report.get("step_latency_seconds")
     lines += [
-        "", f"Training runs of `{report.get('scaling_config') or report.get('variables')}`"
-        + (f" (each env step waits {latency * 1000:.0f} ms)" if latency else "")
-        + f", {runs[0]['seconds']:.0f} s each after the warm-up:", "",
-        "| workers | env steps/s" + (" (ideal)" if latency else "")
+        "", f"Training runs of `{report.get('scaling_config') or report.get('variables')}`" +
+        (f" (each env step waits {latency * 1000:.0f} ms)" if latency else "")
+        + f", {runs[0]['seconds']:.0f} s each after the warm-up:", "", "| workers | env steps/s" +
+        (" (ideal)" if latency else "")
         + " | replay items/s | grad steps/s | a worker: env steps/s | weight pull: median "
         "(max) ms | machine CPU busy |", "|---|---|---|---|---|---|---|"]
     for run in runs:
       per_worker = run["median_worker_env_steps_per_second"]
       pull = run.get("weight_pull_ms_median")
-      lines.append(
-          f"| {run['workers']} | {run['env_steps_per_second']:.0f}"
-          + (f" ({run['workers'] / latency:.0f})" if latency else "")
-          + f" | {run.get('replay_items_per_second', 0):.1f} | "
-          f"{run['grad_steps_per_second']:.0f} | "
-          + (f"{per_worker:.0f}" if per_worker else "-") + " | "
-          + (f"{pull:.1f} ({run['weight_pull_ms_max']:.0f})" if pull is not None else "-")
-          + f" | {100 * run.get('machine_cpu_busy', 0):.0f} % |")
+      lines.append(f"| {run['workers']} | {run['env_steps_per_second']:.0f}"
+                   + (f" ({run['workers'] / latency:.0f})" if latency else "")
+                   + f" | {run.get('replay_items_per_second', 0):.1f} | "
+                   f"{run['grad_steps_per_second']:.0f} | "
+                   + (f"{per_worker:.0f}" if per_worker else "-") + " | "
+                   + (f"{pull:.1f} ({run['weight_pull_ms_max']:.0f})" if pull is not None else "-")
+                   + f" | {100 * run.get('machine_cpu_busy', 0):.0f} % |")
+  if len(lines) == 6 or not lines[6].startswith("| "):
+    del lines[4:6]  # a table without rows (only training runs): no table
   return "\n".join(lines) + "\n"
 
 
@@ -928,7 +949,8 @@ def main() -> int:
       "--replay_checkpoint", action="store_true",
       help="only time replay checkpoints of a table filled to --capacity "
       "transitions, and the pause they cause to inserts and samples")
-  parser.add_argument("--repeats", type=int, default=5, help="checkpoints timed")
+  parser.add_argument("--repeats", type=int, default=None,
+                      help="replay checkpoints timed (default 5; --quick 2)")
   parser.add_argument("--output_dir", default=os.path.join(REPO, "benchmarks"))
   # internal: the pinned processes
   parser.add_argument("--role", choices=sorted(ROLES), help=argparse.SUPPRESS)
@@ -943,6 +965,7 @@ def main() -> int:
   mujoco = bool(args.mujoco or args.mujoco_runs)
   args.seconds = args.seconds or (8.0 if args.quick or mujoco else 30.0)
   args.capacity = args.capacity or (20_000 if args.quick or mujoco else 1_000_000)
+  args.repeats = args.repeats or (2 if args.quick else 5)
   args.base_config = args.config
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
   from sac_system import program
@@ -994,9 +1017,10 @@ def main() -> int:
       report[key].append(run(args, value))
       print(f"  {report[key][-1]}", flush=True)
   os.makedirs(args.output_dir, exist_ok=True)
-  stem = os.path.join(args.output_dir, f"results_{now.strftime('%Y-%m-%d_%H%M')}" +
-                      ("_quick" if args.quick else "")
-                      + ("_replay_checkpoint" if args.replay_checkpoint else ""))
+  stem = os.path.join(
+      args.output_dir, f"results_{now.strftime('%Y-%m-%d_%H%M')}" +
+      ("_quick" if args.quick else "") + ("_replay_checkpoint" if args.replay_checkpoint else "") +
+      ("_worker_scaling" if args.scaling_config else ""))
   with open(stem + ".json", "w") as json_file:
     json.dump(report, json_file, indent=2)
   with open(stem + ".md", "w") as md_file:

@@ -53,6 +53,16 @@ def _run(command: List[str], timeout: float = 30.0) -> subprocess.CompletedProce
   return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=True)
 
 
+def wait_until(check, timeout: float, what: str) -> None:
+  """Polls `check()` until it is true; TimeoutError naming `what` after `timeout` s."""
+  deadline = time.monotonic() + timeout
+  while time.monotonic() < deadline:
+    if check():
+      return
+    time.sleep(0.2)
+  raise TimeoutError(f"the emulated cluster: timed out after {timeout:.0f} s waiting for {what}")
+
+
 @dataclasses.dataclass
 class Host:
   name: str  # the short name: ctl, n1, n2, ...
@@ -109,8 +119,7 @@ class Cluster:
   def start(self, host: str, command: List[str], log_name: str) -> subprocess.Popen:
     """Starts a long-running `command` on `host` (a daemon in the foreground), its output in
     DIR/log/<log_name>."""
-    log = open(os.path.join(self.folder, "log", log_name), "ab")
-    with log:
+    with open(os.path.join(self.folder, "log", log_name), "ab") as log:
       return subprocess.Popen(self.command(host, command), stdout=log, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL, env=self.env(), start_new_session=True)
 
@@ -156,7 +165,7 @@ class Cluster:
           "munged", "--foreground", "--force", f"--socket={munge}/munge.socket",
           f"--key-file={munge}/munge.key", f"--pid-file={munge}/munged.pid",
           f"--seed-file={munge}/munged.seed", f"--log-file={munge}/munged.log"], "munged.out")
-      self._wait(lambda: os.path.exists(f"{munge}/munge.socket"), 15, "munged")
+      wait_until(lambda: os.path.exists(f"{munge}/munge.socket"), 15, "munged")
       self.start(host, ["slurmctld", "-D", "-c"], "slurmctld.out")
     else:
       self.start(host, ["slurmd", "-D", "-N", self.hosts[host].hostname], f"slurmd-{host}.out")
@@ -170,8 +179,8 @@ class Cluster:
     result = self.run(CONTROLLER, ["sinfo", "-h", "-N", "-o", "%N %t"], timeout=20, check=False)
     by_hostname = dict(line.split() for line in result.stdout.splitlines() if line.strip())
     return {
-        name: by_hostname[host.hostname]
-        for name, host in self.hosts.items() if host.hostname in by_hostname}
+        name: by_hostname[host.hostname] for name, host in self.hosts.items()
+        if host.hostname in by_hostname}
 
   def wait_nodes_up(self, nodes: Optional[List[str]] = None, timeout: float = 60.0) -> None:
     """Waits until `nodes` (default all) take jobs (idle, mixed or allocated)."""
@@ -179,19 +188,12 @@ class Cluster:
 
     def up():
       states = self.node_states()
-      return all(states.get(n, "").rstrip("*~#") in ("idle", "mix", "alloc") and
-                 not states.get(n, "").endswith("*") for n in nodes)
+      return all(
+          states.get(n, "").rstrip("*~#") in ("idle", "mix",
+                                              "alloc") and not states.get(n, "").endswith("*")
+          for n in nodes)
 
-    self._wait(up, timeout, f"nodes {', '.join(nodes)} to come up")
-
-  @staticmethod
-  def _wait(check, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-      if check():
-        return
-      time.sleep(0.2)
-    raise TimeoutError(f"the emulated cluster: timed out after {timeout:.0f} s waiting for {what}")
+    wait_until(up, timeout, f"nodes {', '.join(nodes)} to come up")
 
   # ----- life cycle --------------------------------------------------------------------------
   def down(self) -> None:
@@ -247,30 +249,55 @@ PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe
 """
 
 
+# Debian packages of the tools the cluster runs.
+PACKAGES = {
+    "ip": "iproute2",
+    "nsenter": "util-linux",
+    "unshare": "util-linux",
+    "munged": "munge",
+    "slurmctld": "slurm-wlm",
+    "slurmd": "slurm-wlm",
+    "sinfo": "slurm-wlm"}
+
+
+def install_missing() -> None:
+  """Installs the Debian packages of missing tools (root, apt-get; waits for apt's lock)."""
+  missing = sorted({package for tool, package in PACKAGES.items() if not shutil.which(tool)})
+  if not missing:
+    return
+  if not shutil.which("apt-get"):
+    raise RuntimeError(f"the emulated cluster needs the packages {', '.join(missing)}")
+  print(f"[emulated_cluster] installing {' '.join(missing)}", file=sys.stderr, flush=True)
+  apt = ["apt-get", "-o", "DPkg::Lock::Timeout=600"]
+  env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+  subprocess.run(apt + ["update", "-qq"], check=True, env=env, capture_output=True, timeout=900)
+  subprocess.run(apt + ["install", "-y", "-qq"] + missing, check=True, env=env, capture_output=True,
+                 timeout=900)
+
+
 def up(nodes: int = 3, cpus: int = 4, slurmd_timeout: int = 300, parent: Optional[str] = None,
        timeout: float = 60.0) -> Cluster:
   """Builds and starts a cluster of a controller and `nodes` nodes of `cpus` CPUs each (declared
   to SLURM; they share the machine's real CPUs). Returns it once every node takes jobs; on any
   failure it is torn down again."""
-  for tool in ("ip", "nsenter", "unshare", "munged", "slurmctld", "slurmd", "sinfo"):
-    if not shutil.which(tool):
-      raise RuntimeError(f"the emulated cluster needs {tool} (iproute2, util-linux, munge and "
-                         "slurm-wlm; scripts/slurm_local_cluster.sh installs the last two)")
   if os.geteuid() != 0:
     raise RuntimeError("the emulated cluster needs root (network namespaces, slurmd)")
+  install_missing()
   ident = secrets.token_hex(3)
   folder = tempfile.mkdtemp(prefix=f"sac_emulated_cluster_{ident}_", dir=parent)
   names = [CONTROLLER] + [f"n{i}" for i in range(1, nodes + 1)]
   hosts = [
       Host(name=name, hostname=f"emu{ident}-{name}", address=f"{SUBNET}.{10 + index}",
-           namespace=f"sacemu-{ident}-{name}", port=f"p{index}") for index, name in enumerate(names)]
+           namespace=f"sacemu-{ident}-{name}", port=f"p{index}")
+      for index, name in enumerate(names)]
   switch = f"sacemu-{ident}-switch"
   with open(os.path.join(folder, STATE_FILE), "w") as state_file:
-    json.dump({
-        "ident": ident,
-        "switch": switch,
-        "cpus": cpus,
-        "hosts": [dataclasses.asdict(h) for h in hosts]}, state_file, indent=2)
+    json.dump(
+        {
+            "ident": ident,
+            "switch": switch,
+            "cpus": cpus,
+            "hosts": [dataclasses.asdict(h) for h in hosts]}, state_file, indent=2)
   cluster = Cluster(folder)
   try:
     for sub in ("munge", "state", "spool", "run", "log"):
@@ -285,8 +312,7 @@ def up(nodes: int = 3, cpus: int = 4, slurmd_timeout: int = 300, parent: Optiona
       key_file.write(secrets.token_bytes(1024))
     os.chmod(os.path.join(folder, "munge", "munge.key"), 0o400)
     with open(cluster.slurm_conf, "w") as conf_file:
-      conf_file.write(slurm_conf(folder, f"emu{ident}", hosts[0], hosts[1:], cpus,
-                                 slurmd_timeout))
+      conf_file.write(slurm_conf(folder, f"emu{ident}", hosts[0], hosts[1:], cpus, slurmd_timeout))
     # the network: a bridge in the switch namespace, one veth per host into it
     _run(["ip", "netns", "add", switch])
     _run(["ip", "-n", switch, "link", "add", "br0", "type", "bridge"])
@@ -301,9 +327,9 @@ def up(nodes: int = 3, cpus: int = 4, slurmd_timeout: int = 300, parent: Optiona
       _run(["ip", "-n", host.namespace, "addr", "add", f"{host.address}/24", "dev", "eth0"])
       _run(["ip", "-n", host.namespace, "link", "set", "eth0", "up"])
     cluster.boot(CONTROLLER)
-    cluster._wait(
-        lambda: cluster.run(CONTROLLER, ["scontrol", "ping"], timeout=20, check=False)
-        .stdout.count("is UP") >= 1, timeout, "slurmctld")
+    wait_until(
+        lambda: cluster.run(CONTROLLER, ["scontrol", "ping"], timeout=20, check=False).stdout.count(
+            "is UP") >= 1, timeout, "slurmctld")
     for node in cluster.nodes:
       cluster.boot(node)
     cluster.wait_nodes_up(timeout=timeout)
@@ -328,8 +354,8 @@ def main(argv=None) -> int:
   link.add_argument("folder")
   link.add_argument("host")
   link.add_argument("state", choices=("up", "down"))
-  for name, text in (("kill", "kill every process of a host"),
-                     ("boot", "start a host's daemons again")):
+  for name, text in (("kill", "kill every process of a host"), ("boot",
+                                                                "start a host's daemons again")):
     sub = commands.add_parser(name, help=text)
     sub.add_argument("folder")
     sub.add_argument("host")

@@ -15,8 +15,9 @@ if [ "${1:-}" = stop ]; then
 fi
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
   echo "[slurm] installing slurm-wlm and munge (Debian packages)" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
+  # the lock timeout: the emulated cluster's tests may be installing them at the same moment
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq slurm-wlm munge >/dev/null
 fi
 host="$(hostname -s)"
 cpus="${SAC_SLURM_CPUS:-20}"

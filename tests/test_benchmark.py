@@ -36,9 +36,12 @@ def test_quick_benchmark_writes_every_number(tmp_path):
                     ("collection", "peak_rss_mb"), ("replay_server", "peak_rss_mb")):
     assert speed[part][key] > 0, (part, key)
   summary = speed["summary"]
+  probe = speed["replay_checkpoint"]  # checkpoints of the full table while clients use it
+  assert len(probe["checkpoint_seconds"]) == 2 and probe["median_checkpoint_seconds"] > 0
+  assert probe["checkpoint_mb_on_disk"] > 0 and probe["inserts_timed"] > 0
   per_item = speed["replay_insert"]["transitions_per_item"]
   # whole items within the capacity, all of them in the table
-  assert summary["replay_items"] == 5000 // per_item
+  assert summary["replay_items"] == 5000 // per_item == probe["items"]
   assert summary["replay_transitions"] == summary["replay_items"] * per_item
   for key in ("learner_ratio_ours_to_plain", "collection_ratio_worker_to_raw", "replay_raw_mb",
               "replay_raw_steps_mb", "replay_server_rss_full_mb", "plain_loop_share_of_matmul_rate",

@@ -1,11 +1,13 @@
 """Training across separate hosts, and host and network faults, on an emulated multi-host SLURM
-cluster (scripts/emulated_cluster.py: a controller and 3 nodes, each its own network namespace,
+cluster (scripts/emulated_cluster.py: a controller and 6 nodes, each its own network namespace,
 host name and slurmd; needs root, as in CI).
 
-The head (replay server and learner) runs on n1 and one worker on each of n2 and n3; they find
-each other by host name. Every command that talks to the cluster runs inside one of its hosts
-(`Cluster.run`); the test itself only reads the shared files (exp dir, logs, metrics.jsonl)."""
+Two runs at once, each with its head (replay server and learner) on one node and one worker on
+each of two others; they find each other by host name. Every command that talks to the
+cluster runs inside one of its hosts (`Cluster.run`); the test itself only reads the shared
+files (exp dir, logs, metrics.jsonl)."""
 
+import concurrent.futures
 import importlib.util
 import json
 import os
@@ -36,13 +38,9 @@ LINK_CUT_S = 65
 
 @pytest.fixture(scope="module")
 def cluster():
-  # installs slurm-wlm and munge when missing (and starts the machine's own test cluster)
-  setup = subprocess.run([os.path.join(REPO, "scripts", "slurm_local_cluster.sh")],
-                         capture_output=True, text=True, timeout=600)
-  if setup.returncode != 0:
-    pytest.fail(f"could not install or start SLURM (needs root): {setup.stderr[-2000:]}")
+  emulated_cluster.install_missing()  # slurm-wlm and munge on a fresh machine (root)
   started = time.monotonic()
-  emulated = emulated_cluster.up(nodes=3, cpus=4)
+  emulated = emulated_cluster.up(nodes=6, cpus=5)
   assert time.monotonic() - started < 30, "the emulated cluster took over 30 s to come up"
   namespaces = [h.namespace for h in emulated.hosts.values()] + [emulated.switch]
   yield emulated
@@ -85,14 +83,17 @@ def wait_for(predicate, timeout, what):
   raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def submit(cluster, variables, tmp_path):
+def submit(cluster, variables, tmp_path, head, workers):
   """Submits the multi-node script from the controller, as a user on the login node would: the
-  head pinned to n1, the workers kept off it, one per node. Returns the entry job's output."""
+  head pinned to host `head`, one worker on each of the hosts `workers` (`--exclusive`, every
+  other node excluded). Returns the entry job's output, the head job and the workers array."""
+  others = [hostname(cluster, n) for n in cluster.nodes if n not in workers]
   result = cluster.run(
-      "ctl", ["sbatch", "--parsable", f"--output={tmp_path}/entry-%j.out",
-              "scripts/slurm_train_multinode.sbatch", variables], cwd=REPO, check=False, env={
-                  "SAC_SBATCH_OPTIONS": f"--nodelist={hostname(cluster, 'n1')}",
-                  "SAC_SBATCH_WORKER_OPTIONS": f"--exclusive --exclude={hostname(cluster, 'n1')}"})
+      "ctl", [
+          "sbatch", "--parsable", f"--output={tmp_path}/entry-%j.out",
+          "scripts/slurm_train_multinode.sbatch", variables], cwd=REPO, check=False, env={
+              "SAC_SBATCH_OPTIONS": f"--nodelist={hostname(cluster, head)}",
+              "SAC_SBATCH_WORKER_OPTIONS": f"--exclusive --exclude={','.join(others)}"})
   assert result.returncode == 0, result.stderr
   entry = result.stdout.strip().split(";")[0]
   wait_for(lambda: job(cluster, entry).get("JobState") == "COMPLETED", 120, "the entry job")
@@ -109,8 +110,8 @@ def job(cluster, job_id):
 
 
 def job_done(cluster, job_id):
-  return job(cluster, job_id).get("JobState") in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT",
-                                                  "NODE_FAIL")
+  return job(cluster,
+             job_id).get("JobState") in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL")
 
 
 def tiny_config(tmp_path, **hyperparameters):
@@ -124,7 +125,7 @@ def tiny_config(tmp_path, **hyperparameters):
           **hyperparameters}, step_latency_seconds=STEP_LATENCY_S)
 
 
-def test_a_run_across_hosts_survives_a_cut_worker_link_and_a_killed_worker_host(cluster, tmp_path):
+def worker_faults(cluster, tmp_path):
   """Head on n1, workers on n2 and n3. n2's cable is pulled for over a minute and plugged back:
   its worker waits (bounded, logged) and carries on by itself. Then n3 dies outright (every
   process, its slurmd): the learner goes on with worker 0; when n3 boots again SLURM requeues
@@ -135,11 +136,12 @@ def test_a_run_across_hosts_survives_a_cut_worker_link_and_a_killed_worker_host(
   config = tiny_config(tmp_path, num_iterations=BUDGET // 10, replay_server_timeout_seconds=240.0)
   variables = write_variables(tmp_path, config, workers=2, name="across")
   exp_dir = str(tmp_path / "logs" / "across")
-  output, head_job, workers_job = submit(cluster, variables, tmp_path)
+  output, head_job, workers_job = submit(cluster, variables, tmp_path, "n1", ("n2", "n3"))
   assert "(2 task(s) of 1 CPU(s))" in output
   try:
-    wait_for(lambda: learner_step(exp_dir) >= 200 and env_steps(exp_dir, 0) > 0 and env_steps(
-        exp_dir, 1) > 0, 240, "both workers to feed the learner")
+    wait_for(
+        lambda: learner_step(exp_dir) >= 200 and env_steps(exp_dir, 0) > 0 and env_steps(
+            exp_dir, 1) > 0, 240, "both workers to feed the learner")
     head_out = open(f"{exp_dir}/slurm-{head_job}-head.out").read()
     n1, n2, n3 = (hostname(cluster, h) for h in ("n1", "n2", "n3"))
     assert f"head job {head_job} on {n1}: replay server and learner at {n1}:" in head_out
@@ -181,8 +183,8 @@ def test_a_run_across_hosts_survives_a_cut_worker_link_and_a_killed_worker_host(
     cluster.boot("n3")
     wait_for(lambda: job(cluster, f"{workers_job}_1").get("Restarts", "0") != "0", 90,
              "SLURM to requeue worker 1's task")
-    wait_for(lambda: [r for r in records(exp_dir, "worker_1") if r["time"] > killed_at + 1],
-             180, "worker 1 to rejoin")
+    wait_for(lambda: [r for r in records(exp_dir, "worker_1") if r["time"] > killed_at + 1], 180,
+             "worker 1 to rejoin")
     rejoined = [r for r in records(exp_dir, "worker_1") if r["time"] > killed_at + 1]
     assert rejoined[0]["env_steps"] >= worker1_at_kill  # it continued its count
     print(f"worker 1 rejoined at train_step {learner_step(exp_dir)}, "
@@ -211,35 +213,35 @@ def test_a_run_across_hosts_survives_a_cut_worker_link_and_a_killed_worker_host(
   assert steps == sorted(steps) and steps[-1] == BUDGET
 
 
-def test_a_head_cut_off_past_the_timeout_stops_the_workers_and_resubmitting_resumes(
-    cluster, tmp_path):
-  """n1's (the head's) cable is pulled for longer than replay_server_timeout_seconds: both
-  workers stop with the error naming the replay server. Submitting the same command again
-  cancels the old head (which saves its checkpoints), and the new jobs resume from the
-  checkpoints: train_step never goes back, the replay data comes back, the run finishes."""
+def head_cut(cluster, tmp_path):
+  """Head on n4, workers on n5 and n6. n4's (the head's) cable is pulled for longer than
+  replay_server_timeout_seconds: both workers stop with the error naming the replay server.
+  Submitting the same command again cancels the old head (which saves its checkpoints), and
+  the new jobs resume from the checkpoints: train_step never goes back, the replay data comes
+  back, the run finishes."""
   config = tiny_config(tmp_path, num_iterations=100000, replay_server_timeout_seconds=15.0)
   variables = write_variables(tmp_path, config, workers=2, name="head_cut")
   exp_dir = str(tmp_path / "logs" / "head_cut")
-  _, head_job, workers_job = submit(cluster, variables, tmp_path)
+  _, head_job, workers_job = submit(cluster, variables, tmp_path, "n4", ("n5", "n6"))
   try:
     wait_for(lambda: learner_step(exp_dir) >= 200 and env_steps(exp_dir, 1) > 0, 240,
              "the workers to feed the learner")
-    cluster.link("n1", up=False)
+    cluster.link("n4", up=False)
     wait_for(lambda: all(job_done(cluster, f"{workers_job}_{w}") for w in (0, 1)), 90,
              "the workers to give up on the head")
-    cluster.link("n1", up=True)
+    cluster.link("n4", up=True)
     for worker in (0, 1):
       state = job(cluster, f"{workers_job}_{worker}")
       assert state["JobState"] == "FAILED" and state["ExitCode"] == "1:0", state
       output = open(f"{exp_dir}/slurm-{workers_job}_{worker}-worker.out").read()
-      assert (f"worker_{worker} lost the replay server at {hostname(cluster, 'n1')}:" in output
+      assert (f"worker_{worker} lost the replay server at {hostname(cluster, 'n4')}:" in output
               and "for longer than replay_server_timeout_seconds (15 s)" in output), output[-2000:]
     assert job(cluster, head_job)["JobState"] == "RUNNING"
     stopped_at = learner_step(exp_dir)
 
     # the same command again, with a budget the resumed run reaches soon
     tiny_config(tmp_path, num_iterations=stopped_at // 10 + 40, replay_server_timeout_seconds=15.0)
-    output, new_head, new_workers = submit(cluster, variables, tmp_path)
+    output, new_head, _ = submit(cluster, variables, tmp_path, "n4", ("n5", "n6"))
     assert f"cancelling this run's earlier jobs still in the queue: {head_job}" in output
     wait_for(lambda: job_done(cluster, new_head), 300, "the resumed run to finish")
   except BaseException:
@@ -252,14 +254,26 @@ def test_a_head_cut_off_past_the_timeout_stops_the_workers_and_resubmitting_resu
   assert head["JobState"] == "COMPLETED" and head["ExitCode"] == "0:0", new_out[-3000:]
   assert "resuming the run" in new_out and "run finished" in new_out
   learner_log = open(f"{exp_dir}/logs/learner.log").read().split("=== ")[-1]
-  resumed_from = int(learner_log.split("resumed from the learner checkpoint at train_step ")[1]
-                     .split()[0])
+  resumed_from = int(
+      learner_log.split("resumed from the learner checkpoint at train_step ")[1].split()[0])
   assert resumed_from >= stopped_at - 10
   # the old head's replay buffer saved on scancel's SIGTERM; the new one restored it
   old_server, new_server = open(f"{exp_dir}/logs/replay_buffer.log").read().split("=== ")[-2:]
-  saved = int(old_server.split("final replay checkpoint on SIGTERM")[1].split("(at least ")[1]
-              .split()[0])
+  saved = int(
+      old_server.split("final replay checkpoint on SIGTERM")[1].split("(at least ")[1].split()[0])
   restored = int(new_server.split("the replay table holds ")[1].split()[0])
   assert restored >= saved > 0
   steps = [r["train_step"] for r in records(exp_dir, "learner")]
   assert steps == sorted(steps) and steps[-1] == (stopped_at // 10 + 40) * 10
+
+
+def test_runs_across_hosts_survive_link_cuts_and_a_dead_host(cluster, tmp_path):
+  """The two scenarios at once, each its own run on its own three nodes: their envs mostly
+  wait, so together they take the time of the longer one."""
+  with concurrent.futures.ThreadPoolExecutor(2) as pool:
+    futures = []
+    for name, scenario in (("worker_faults", worker_faults), ("head_cut", head_cut)):
+      (tmp_path / name).mkdir()
+      futures.append(pool.submit(scenario, cluster, tmp_path / name))
+    for future in futures:
+      future.result()  # raises the scenario's assertion, if any

@@ -34,8 +34,8 @@ def run_in_new_namespace(prefix):
   code = LOOPBACK_CHECK.format(folder=os.path.join(REPO, "sac_system"))
   # the system Python: an unprivileged user may not read the project's interpreter's folder
   python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
-  return subprocess.run(prefix + [python, "-c", code], capture_output=True, text=True,
-                        timeout=60, check=False)
+  return subprocess.run(prefix + [python, "-c", code], capture_output=True, text=True, timeout=60,
+                        check=False)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the root path needs root")

@@ -230,10 +230,9 @@ class PhysicsEnvironment(GymnasiumEnvironment):
 
   PHYSICS: PhysicsParameters
 
-  def __init__(self, env_id: str, settings: Dict[str, Any], env_kwargs: Optional[Dict[str,
-                                                                                      Any]] = None,
-               max_episode_steps: Optional[int] = None, render_mode: Optional[str] = None,
-               step_latency_s: float = 0.0):
+  def __init__(self, env_id: str, settings: Dict[str, Any],
+               env_kwargs: Optional[Dict[str, Any]] = None, max_episode_steps: Optional[int] = None,
+               render_mode: Optional[str] = None, step_latency_s: float = 0.0):
     """Args:
       env_id: The gymnasium id (or the name `_make` builds).
       settings: `PHYSICS` keys (physics and randomization); the rest keep their defaults.

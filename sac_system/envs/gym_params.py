@@ -25,8 +25,8 @@ from sac_system.train_params_base import check_env_config
 class TrainParams(TrainParamsBase):
   """SAC on the gymnasium env named by the config's "env_id"."""
 
-  ENV_CONFIG_KEYS = frozenset(
-      {"env_id", "env_kwargs", "eval_env_kwargs", "max_episode_steps", "step_latency_seconds"})
+  ENV_CONFIG_KEYS = frozenset({
+      "env_id", "env_kwargs", "eval_env_kwargs", "max_episode_steps", "step_latency_seconds"})
   MAX_STEP_LATENCY_S = 10.0
 
   def __init__(self, env_config=None, config_path="<config>"):
