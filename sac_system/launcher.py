@@ -262,7 +262,12 @@ def enter_private_network(variables: TrainingVariables, argv: List[str]) -> Opti
     UserInputError: naming SAC_PRIVATE_NETWORK when it is `yes` and cannot be honoured.
   """
   if private_network.inside():
-    private_network.bring_loopback_up()
+    try:
+      private_network.bring_loopback_up()
+    except OSError as error:
+      raise UserInputError(
+          variables.path, "SAC_PRIVATE_NETWORK", "the run's private network has no loopback "
+          f"({error}); set SAC_PRIVATE_NETWORK=no to share the machine's network") from None
     return None
   if variables.private_network == "no":
     return None
@@ -717,9 +722,17 @@ def main(argv=None) -> int:
     log(f"private network: the replay port {port} is reachable only by this run's programs "
         "(SAC_PRIVATE_NETWORK)")
   elif shared_network_why is not None:
+    if "SAC_REPLAY_HOST" in shared_network_why:
+      remedy = ("set SAC_REPLAY_HOST=127.0.0.1 for a private network, or SAC_PRIVATE_NETWORK=no "
+                "to share the machine's network on purpose")
+    elif os.geteuid() == 0:
+      remedy = ("close the port with a firewall, or set SAC_PRIVATE_NETWORK=no to share it on "
+                "purpose")
+    else:
+      remedy = ("run where unprivileged user namespaces are allowed, close the port with a "
+                "firewall, or set SAC_PRIVATE_NETWORK=no to share it on purpose")
     log(f"warning: the replay server's port {port} is open to every host that reaches this "
-        f"machine ({shared_network_why}); run as root or where unprivileged user namespaces "
-        "are allowed, or close the port with a firewall (docs/design.md §8.6)")
+        f"machine ({shared_network_why}); {remedy} (docs/design.md §8.6)")
   requests = []
   if args.role != ROLE_WORKERS:
     requests += [(constants.REPLAY_PROGRAM, variables.reverb_cpus),

@@ -20,6 +20,7 @@ import os
 import socket
 import struct
 import subprocess
+import sys
 from typing import List, Optional
 
 # The namespace the launcher left, set in its environment when it re-executes itself: it is
@@ -46,21 +47,29 @@ def unshare_prefix() -> List[str]:
   return ["unshare", "--user", "--map-root-user", "--net"]
 
 
+# Run by `available()` inside a new namespace: this module's loopback set-up, as the launcher
+# will do it there (a user namespace may forbid configuring interfaces, e.g. under AppArmor).
+_PROBE = ("import sys; sys.path.insert(0, sys.argv[1]); import private_network; "
+          "private_network.bring_loopback_up()")
+
+
 def available() -> Optional[str]:
-  """None when `unshare_prefix()` works here, else why not (one phrase)."""
+  """None when `unshare_prefix()` gives this user a namespace whose loopback comes up, else
+  why not (one phrase)."""
+  probe = [sys.executable, "-c", _PROBE, os.path.dirname(os.path.abspath(__file__))]
   try:
-    result = subprocess.run(unshare_prefix() + ["true"], capture_output=True, text=True, timeout=10,
+    result = subprocess.run(unshare_prefix() + probe, capture_output=True, text=True, timeout=30,
                             check=False)
   except FileNotFoundError:
     return "the unshare command (util-linux) is missing"
   except subprocess.TimeoutExpired:
-    return "unshare did not return within 10 s"
+    return "unshare did not return within 30 s"
   if result.returncode == 0:
     return None
   why = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "it failed"
   if os.geteuid() == 0:
     return f"unshare --net failed ({why})"
-  return f"this kernel does not allow unprivileged user namespaces ({why})"
+  return f"unprivileged user namespaces are not available here ({why})"
 
 
 def bring_loopback_up() -> None:

@@ -230,7 +230,9 @@ def role_checkpoint_probe(args) -> None:
       calls["sample"].append((start, time.perf_counter() - start))
       time.sleep(0.002)
 
-  threads = [threading.Thread(target=inserter), threading.Thread(target=sampler)]
+  threads = [
+      threading.Thread(target=inserter, daemon=True),
+      threading.Thread(target=sampler, daemon=True)]
   for thread in threads:
     thread.start()
   checkpoints = []  # (start, seconds)
@@ -537,6 +539,11 @@ def speed_benchmarks(args) -> dict:
   return results
 
 
+def seconds_or_none(value) -> str:
+  """'0.075 s', or 'none' when no call overlapped a checkpoint (a tiny table)."""
+  return "none" if value is None else f"{value:.3f} s"
+
+
 def checkpoint_probe(args, cpu: int, address: str, exp_dir: str) -> dict:
   """Runs role_checkpoint_probe against the filled server at `address`; prints its summary."""
   result = run_role(args, "checkpoint_probe", cpu, address=address, exp_dir=exp_dir,
@@ -544,9 +551,9 @@ def checkpoint_probe(args, cpu: int, address: str, exp_dir: str) -> dict:
   print(
       f"  checkpoint of {result['transitions']} transitions: "
       f"{result['median_checkpoint_seconds']:.2f} s (median of {args.repeats}), "
-      f"{result['checkpoint_mb_on_disk']:.0f} MB; longest insert during it "
-      f"{result['longest_insert_during_checkpoint_seconds']:.2f} s, longest sample "
-      f"{result['longest_sample_during_checkpoint_seconds']:.2f} s", flush=True)
+      f"{result['checkpoint_mb_on_disk']:.0f} MB; longest insert / sample during it "
+      f"{seconds_or_none(result['longest_insert_during_checkpoint_seconds'])} / "
+      f"{seconds_or_none(result['longest_sample_during_checkpoint_seconds'])}", flush=True)
   return result
 
 
@@ -573,6 +580,7 @@ def replay_checkpoint_benchmark(args) -> dict:
     shutil.rmtree(exp_dir, ignore_errors=True)
   result["server_rss_full_mb"] = memory.get("rss_now_mb")
   result["transitions_per_item"] = fill["transitions_per_item"]
+  result["fill_transitions_per_second"] = fill["insert_transitions_per_second"]
   return result
 
 
@@ -860,8 +868,8 @@ def markdown(report: dict) -> str:
                                                             for s in probe['checkpoint_seconds'])
         + f" s), {probe['checkpoint_mb_on_disk']:.0f} MB on disk |",
         f"| longest insert / sample call during a checkpoint | "
-        f"{probe['longest_insert_during_checkpoint_seconds']:.3f} / "
-        f"{probe['longest_sample_during_checkpoint_seconds']:.3f} s |",
+        f"{seconds_or_none(probe['longest_insert_during_checkpoint_seconds'])} / "
+        f"{seconds_or_none(probe['longest_sample_during_checkpoint_seconds'])} |",
         f"| median insert / sample call outside checkpoints | "
         f"{probe['median_insert_outside_seconds'] * 1000:.2f} / "
         f"{probe['median_sample_outside_seconds'] * 1000:.2f} ms |",
@@ -1006,7 +1014,9 @@ def main() -> int:
     if args.scaling_config:
       with open(args.scaling_config) as config_file:
         report["step_latency_seconds"] = json.load(config_file).get("step_latency_seconds")
-      report["scaling_config"] = os.path.relpath(os.path.abspath(args.scaling_config), REPO)
+      path = os.path.abspath(args.scaling_config)
+      report["scaling_config"] = (os.path.relpath(path, REPO)
+                                  if path.startswith(REPO + os.sep) else path)
   if args.time_to_solve or args.only_time_to_solve:
     runs.append(("time_to_solve", "seed", args.seeds, time_to_solve))
   for key, varies, values, run in runs:

@@ -53,6 +53,30 @@ def _run(command: List[str], timeout: float = 30.0) -> subprocess.CompletedProce
   return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=True)
 
 
+def processes_in_namespaces(namespaces) -> List[int]:
+  """Pids of the processes in the network namespaces of inode numbers `namespaces`, and of all
+  their descendants wherever they are."""
+  members, children = set(), {}
+  for entry in os.listdir("/proc"):
+    if not entry.isdigit():
+      continue
+    try:
+      if os.stat(f"/proc/{entry}/ns/net").st_ino in namespaces:
+        members.add(int(entry))
+      with open(f"/proc/{entry}/stat") as stat:
+        parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+      children.setdefault(parent, []).append(int(entry))
+    except (FileNotFoundError, PermissionError, ProcessLookupError, ValueError, IndexError):
+      pass
+  found, todo = set(members), list(members)
+  while todo:
+    for child in children.get(todo.pop(), []):
+      if child not in found:
+        found.add(child)
+        todo.append(child)
+  return sorted(found)
+
+
 def wait_until(check, timeout: float, what: str) -> None:
   """Polls `check()` until it is true; TimeoutError naming `what` after `timeout` s."""
   deadline = time.monotonic() + timeout
@@ -125,20 +149,13 @@ class Cluster:
 
   # ----- hosts and their processes -----------------------------------------------------------
   def pids(self, host: str) -> List[int]:
-    """Processes on `host`: those in its network namespace."""
+    """Processes on `host`: those in its network namespace and all their descendants (a
+    single-host run started on the host moves into a private namespace of its own)."""
     try:
       target = os.stat(f"/run/netns/{self.hosts[host].namespace}").st_ino
     except FileNotFoundError:
       return []
-    found = []
-    for entry in os.listdir("/proc"):
-      if entry.isdigit():
-        try:
-          if os.stat(f"/proc/{entry}/ns/net").st_ino == target:
-            found.append(int(entry))
-        except (FileNotFoundError, PermissionError, ProcessLookupError):
-          pass
-    return found
+    return processes_in_namespaces({target})
 
   def kill(self, host: str, timeout: float = 10.0) -> int:
     """Kills every process on `host` (SIGKILL): the host is dead. Returns how many."""
@@ -196,6 +213,16 @@ class Cluster:
     wait_until(up, timeout, f"nodes {', '.join(nodes)} to come up")
 
   # ----- life cycle --------------------------------------------------------------------------
+  def namespace_inodes(self) -> set:
+    """The inode numbers of the cluster's network namespaces (empty once it is down)."""
+    inodes = set()
+    for name in [h.namespace for h in self.hosts.values()] + [self.switch]:
+      try:
+        inodes.add(os.stat(f"/run/netns/{name}").st_ino)
+      except FileNotFoundError:
+        pass
+    return inodes
+
   def down(self) -> None:
     """Kills every process on every host, deletes the namespaces and the folder."""
     for host in self.hosts:

@@ -9,8 +9,11 @@
 # stops the daemons.
 set -euo pipefail
 if [ "$(id -u)" != 0 ]; then echo "error: $0 must run as root" >&2; exit 2; fi
+# Only this machine's own daemons: those in this shell's network namespace. (An emulated
+# cluster's daemons, scripts/emulated_cluster.py, run in namespaces of their own.)
+here=(--ns $$ --nslist net)
 if [ "${1:-}" = stop ]; then
-  pkill -x slurmd || true; pkill -x slurmctld || true; pkill -x munged || true
+  pkill "${here[@]}" -x slurmd || true; pkill "${here[@]}" -x slurmctld || true; pkill "${here[@]}" -x munged || true
   exit 0
 fi
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
@@ -60,17 +63,17 @@ chmod 0755 /run/munge
 # Each daemon is started unless it answers already, then checked: a daemon killed earlier
 # (a previous session, a CI machine reused) leaves pid files and sockets that must not fool us.
 if ! (munge -n | unmunge) >/dev/null 2>&1; then
-  pkill -x munged || true
+  pkill "${here[@]}" -x munged || true
   runuser -u munge -- /usr/sbin/munged --force  # --force: a stale socket is no obstacle
 fi
 for _ in $(seq 20); do (munge -n | unmunge) >/dev/null 2>&1 && break; sleep 0.5; done
 (munge -n | unmunge) >/dev/null 2>&1 || { echo "error: munged does not answer; see /var/log/munge/munged.log" >&2; exit 1; }
 if [ -f /run/sac_slurm.conf.sha256 ] && ! sha256sum -c --status /run/sac_slurm.conf.sha256; then
-  pkill -x slurmd || true; pkill -x slurmctld || true; sleep 1
+  pkill "${here[@]}" -x slurmd || true; pkill "${here[@]}" -x slurmctld || true; sleep 1
 fi
 sha256sum /etc/slurm/slurm.conf > /run/sac_slurm.conf.sha256
 if ! timeout 5 scontrol ping 2>/dev/null | grep -q "is UP"; then
-  pkill -x slurmctld || true
+  pkill "${here[@]}" -x slurmctld || true
   rm -f /run/slurmctld.pid
   /usr/sbin/slurmctld
 fi
@@ -80,7 +83,7 @@ if ! timeout 5 scontrol ping 2>/dev/null | grep -q "is UP"; then
   tail -n 5 /var/log/slurm/slurmctld.log >&2 || true
   exit 1
 fi
-if ! pgrep -x slurmd >/dev/null; then
+if ! pgrep "${here[@]}" -x slurmd >/dev/null; then
   rm -f /run/slurmd.pid
   /usr/sbin/slurmd
 fi

@@ -79,7 +79,7 @@ def pytest_collection_modifyitems(config, items):
   tests, which mostly wait, in one; every other test, one at a time, in the other."""
   del config
   for item in items:
-    emulated = item.module.__name__ == "test_emulated_cluster"
+    emulated = item.path.name == "test_emulated_cluster.py"
     item.add_marker(pytest.mark.xdist_group("emulated_cluster" if emulated else "suite"))
 
 

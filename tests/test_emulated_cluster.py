@@ -32,7 +32,7 @@ _spec.loader.exec_module(emulated_cluster)
 # most 20 steps/s, so the learner (one gradient step per inserted transition) trains at a known
 # pace whatever the machine's speed.
 STEP_LATENCY_S = 0.05
-BUDGET = 3000
+BUDGET = 3500
 LINK_CUT_S = 65
 
 
@@ -41,14 +41,19 @@ def cluster():
   emulated_cluster.install_missing()  # slurm-wlm and munge on a fresh machine (root)
   started = time.monotonic()
   emulated = emulated_cluster.up(nodes=6, cpus=5)
-  assert time.monotonic() - started < 30, "the emulated cluster took over 30 s to come up"
+  up_seconds = time.monotonic() - started
   namespaces = [h.namespace for h in emulated.hosts.values()] + [emulated.switch]
-  yield emulated
-  emulated.down()
+  inodes = emulated.namespace_inodes()
+  try:
+    assert up_seconds < 30, f"the emulated cluster took {up_seconds:.0f} s to come up"
+    yield emulated
+  finally:
+    emulated.down()
   left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
   assert not any(name in left for name in namespaces), left
   assert not os.path.exists(emulated.folder)
-  assert not any(emulated.pids(host) for host in emulated.hosts)
+  assert len(inodes) == len(namespaces)
+  assert not emulated_cluster.processes_in_namespaces(inodes)  # no process of any host is left
 
 
 def hostname(cluster, host):
@@ -241,11 +246,15 @@ def head_cut(cluster, tmp_path):
 
     # the same command again, with a budget the resumed run reaches soon
     tiny_config(tmp_path, num_iterations=stopped_at // 10 + 40, replay_server_timeout_seconds=15.0)
-    output, new_head, _ = submit(cluster, variables, tmp_path, "n4", ("n5", "n6"))
+    output, new_head, new_workers = submit(cluster, variables, tmp_path, "n4", ("n5", "n6"))
     assert f"cancelling this run's earlier jobs still in the queue: {head_job}" in output
+    assert (tmp_path / "logs" / "head_cut"
+            / "slurm_jobs").read_text().split() == [new_head, new_workers]
     wait_for(lambda: job_done(cluster, new_head), 300, "the resumed run to finish")
   except BaseException:
-    cluster.run("ctl", ["scancel", head_job, workers_job], check=False)
+    recorded = tmp_path / "logs" / "head_cut" / "slurm_jobs"
+    jobs = recorded.read_text().split() if recorded.exists() else []
+    cluster.run("ctl", ["scancel", head_job, workers_job] + jobs, check=False)
     raise
   old_head = open(f"{exp_dir}/slurm-{head_job}-head.out").read()
   assert "received SIGTERM" in old_head

@@ -116,3 +116,25 @@ def test_auto_where_not_allowed_warns_and_yes_refuses(tmp_path, no_exec, monkeyp
 def test_a_replay_host_off_loopback_is_not_made_private(tmp_path, no_exec):
   why = launcher.enter_private_network(variables(tmp_path, host="node7"), ["v"])
   assert why == "SAC_REPLAY_HOST is node7, not loopback" and not no_exec
+
+
+def test_a_namespace_without_loopback_is_a_one_line_error(tmp_path, monkeypatch):
+  monkeypatch.setattr(private_network, "inside", lambda: True)
+
+  def refuse():
+    raise PermissionError(1, "Operation not permitted")
+
+  monkeypatch.setattr(private_network, "bring_loopback_up", refuse)
+  with pytest.raises(UserInputError) as error:
+    launcher.enter_private_network(variables(tmp_path), ["v"])
+  assert "SAC_PRIVATE_NETWORK: the run's private network has no loopback" in str(error.value)
+  assert "set SAC_PRIVATE_NETWORK=no" in str(error.value)
+
+
+def test_available_says_why_not(monkeypatch):
+  assert private_network.available() is None  # here: root, or user namespaces allowed
+  monkeypatch.setattr(private_network, "unshare_prefix", lambda: ["false"])
+  why = private_network.available()
+  assert why is not None and ("unshare --net failed" in why or "not available here" in why)
+  monkeypatch.setattr(private_network, "unshare_prefix", lambda: ["no-such-unshare-command"])
+  assert private_network.available() == "the unshare command (util-linux) is missing"

@@ -91,6 +91,21 @@ def test_sbatch_with_bad_variables_fails_at_once(slurm_cluster, tmp_path):
   assert f"error: {variables}: SAC_CONFIG: missing" in output
 
 
+def test_multinode_workers_refused_by_sbatch_leave_no_head_behind(slurm_cluster, tmp_path,
+                                                                  monkeypatch):
+  """When sbatch refuses the workers array (here a bad SAC_SBATCH_WORKER_OPTIONS), the entry job
+  fails saying so and cancels the head it had submitted, which stays recorded in slurm_jobs for
+  the next submission. (Runs across hosts: tests/test_emulated_cluster.py.)"""
+  variables = write_variables(tmp_path, write_config(tmp_path, TINY), workers=2, name="refused")
+  monkeypatch.setenv("SAC_SBATCH_WORKER_OPTIONS", "--no-such-option")
+  fields, output = submit("slurm_train_multinode.sbatch", variables, tmp_path)
+  assert fields["JobState"] == "FAILED", output
+  assert "error: submitting the workers failed" in output
+  head_job = re.search(r"cancelled the head job (\d+)", output).group(1)
+  assert (tmp_path / "logs" / "refused" / "slurm_jobs").read_text().split() == [head_job]
+  assert wait_for_job(head_job, 120)["JobState"] == "CANCELLED"
+
+
 def job_records(job_id):
   """One dict per record of `scontrol show job` (an array job shows one per task)."""
   result = subprocess.run(["scontrol", "show", "job", str(job_id)], capture_output=True, text=True)
