@@ -74,15 +74,6 @@ SAC_SEED={seed}
   return str(path)
 
 
-def pytest_collection_modifyitems(config, items):
-  """Two xdist groups (scripts/test.sh runs `-n 2 --dist loadgroup`): the emulated-cluster
-  tests, which mostly wait, in one; every other test, one at a time, in the other."""
-  del config
-  for item in items:
-    emulated = item.path.name == "test_emulated_cluster.py"
-    item.add_marker(pytest.mark.xdist_group("emulated_cluster" if emulated else "suite"))
-
-
 def free_port() -> int:
   with socket.socket() as probe:
     probe.bind(("127.0.0.1", 0))

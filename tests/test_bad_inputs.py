@@ -162,10 +162,21 @@ def launch_case(tmp_path, name):
   return tmp_path, before, result
 
 
+_CORPUS_RESULTS: dict = {}
+
+
 @pytest.fixture(scope="module")
 def corpus_results(tmp_path_factory):
   """Every case of the corpus launched once, in its own workspace, two at a time: each is one
-  Python process, mostly single-threaded imports, so two fill the two CPUs."""
+  Python process, mostly single-threaded imports, so two fill the two CPUs. (Kept for the
+  session: a pytest-xdist worker may tear module fixtures down between two tests of a module
+  when it does not know its next test yet.)"""
+  if not _CORPUS_RESULTS:
+    _CORPUS_RESULTS.update(launch_corpus(tmp_path_factory))
+  return _CORPUS_RESULTS
+
+
+def launch_corpus(tmp_path_factory):
   names = sorted(EXPECTED)
   # the folders first, in this thread: pytest's temporary folders are not made thread-safely
   folders = [tmp_path_factory.mktemp("bad_input") for _ in names]
