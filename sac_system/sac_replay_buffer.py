@@ -30,26 +30,24 @@ def main(argv):
   server = replay_buffer.make_server(params, flags.FLAGS.exp_dir, flags.FLAGS.port)
   client = server.localhost_client()
 
-  def table_size():
-    return replay_buffer.transitions_stored(client.server_info()[constants.REPLAY_TABLE],
-                                            params.transitions_per_item)
+  def table_counts():
+    """(transitions stored, transitions ever inserted), from one server_info call."""
+    info = client.server_info()[constants.REPLAY_TABLE]
+    return (replay_buffer.transitions_stored(info, params.transitions_per_item),
+            replay_buffer.inserts_completed(info, params.transitions_per_item))
 
-  def inserted():
-    return replay_buffer.inserts_completed(client.server_info()[constants.REPLAY_TABLE],
-                                           params.transitions_per_item)
-
+  size, checkpointed_inserts = table_counts()
   logger.info(
       "replay server up on port %d; the replay table holds %d transitions (restored "
-      "from %s when a checkpoint was there)", server.port, table_size(),
+      "from %s when a checkpoint was there)", server.port, size,
       replay_buffer.checkpoint_dir(flags.FLAGS.exp_dir))
   last_checkpoint = time.monotonic()
-  checkpointed_inserts = inserted()
   # The size is read before each checkpoint: the checkpoint holds at least that many
   # transitions (the table only shrinks below it when full, by FIFO removal of old ones).
   # A table nothing was inserted into since the last checkpoint is not written again.
   while not stop.wait(1.0):
     if time.monotonic() - last_checkpoint >= params.replay_checkpoint_interval_seconds:
-      size, inserts = table_size(), inserted()
+      size, inserts = table_counts()
       if inserts != checkpointed_inserts:
         started = time.monotonic()
         path = client.checkpoint()
@@ -57,7 +55,7 @@ def main(argv):
                     time.monotonic() - started, path, size)
         checkpointed_inserts = inserts
       last_checkpoint = time.monotonic()
-  size = table_size()
+  size, _ = table_counts()
   logger.info("final replay checkpoint on %s written: %s (at least %d transitions)",
               stop.signal_name, client.checkpoint(), size)
   server.stop()

@@ -4,6 +4,7 @@ import json
 import os
 import socket
 import sys
+import time
 
 import pytest
 
@@ -72,6 +73,23 @@ SAC_COLLECT_WORKER_CPUS=1
 SAC_SEED={seed}
 {extra}""")
   return str(path)
+
+
+def learner_step(exp_dir) -> int:
+  """The learner's latest reported train_step in EXP/metrics.jsonl (0 before its first)."""
+  from sac_system.metrics import read_records
+  rows = read_records(exp_dir, "learner")
+  return rows[-1]["train_step"] if rows else 0
+
+
+def wait_for(predicate, timeout, what):
+  """Polls `predicate()` every second; AssertionError naming `what` after `timeout` s."""
+  deadline = time.monotonic() + timeout
+  while time.monotonic() < deadline:
+    if predicate():
+      return
+    time.sleep(1)
+  raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def free_port() -> int:

@@ -9,7 +9,6 @@ files (exp dir, logs, metrics.jsonl)."""
 
 import concurrent.futures
 import importlib.util
-import json
 import os
 import re
 import subprocess
@@ -18,8 +17,11 @@ import time
 import pytest
 
 from conftest import REPO
+from conftest import learner_step
+from conftest import wait_for
 from conftest import write_config
 from conftest import write_variables
+from sac_system.metrics import read_records
 
 pytestmark = pytest.mark.slow
 
@@ -60,32 +62,9 @@ def hostname(cluster, host):
   return cluster.hosts[host].hostname
 
 
-def records(exp_dir, source=None):
-  path = os.path.join(exp_dir, "metrics.jsonl")
-  if not os.path.exists(path):
-    return []
-  with open(path) as metrics_file:
-    rows = [json.loads(line) for line in metrics_file if line.endswith("\n")]
-  return [r for r in rows if source is None or r.get("source") == source]
-
-
-def learner_step(exp_dir):
-  rows = records(exp_dir, "learner")
-  return rows[-1]["train_step"] if rows else 0
-
-
 def env_steps(exp_dir, worker):
-  rows = records(exp_dir, f"worker_{worker}")
+  rows = read_records(exp_dir, f"worker_{worker}")
   return rows[-1]["env_steps"] if rows else 0
-
-
-def wait_for(predicate, timeout, what):
-  deadline = time.monotonic() + timeout
-  while time.monotonic() < deadline:
-    if predicate():
-      return
-    time.sleep(1)
-  raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def submit(cluster, variables, tmp_path, head, workers):
@@ -184,13 +163,13 @@ def worker_faults(cluster, tmp_path):
     step_at_kill, worker1_at_kill = learner_step(exp_dir), env_steps(exp_dir, 1)
     wait_for(lambda: learner_step(exp_dir) > step_at_kill + 200, 60,
              "the learner to go on with worker 0 alone")
-    assert not [r for r in records(exp_dir, "worker_1") if r["time"] > killed_at + 1]
+    assert not [r for r in read_records(exp_dir, "worker_1") if r["time"] > killed_at + 1]
     cluster.boot("n3")
     wait_for(lambda: job(cluster, f"{workers_job}_1").get("Restarts", "0") != "0", 90,
              "SLURM to requeue worker 1's task")
-    wait_for(lambda: [r for r in records(exp_dir, "worker_1") if r["time"] > killed_at + 1], 180,
-             "worker 1 to rejoin")
-    rejoined = [r for r in records(exp_dir, "worker_1") if r["time"] > killed_at + 1]
+    wait_for(lambda: [r for r in read_records(exp_dir, "worker_1") if r["time"] > killed_at + 1],
+             180, "worker 1 to rejoin")
+    rejoined = [r for r in read_records(exp_dir, "worker_1") if r["time"] > killed_at + 1]
     assert rejoined[0]["env_steps"] >= worker1_at_kill  # it continued its count
     print(f"worker 1 rejoined at train_step {learner_step(exp_dir)}, "
           f"{rejoined[0]['time'] - killed_at:.0f} s after n3 died")
@@ -214,7 +193,7 @@ def worker_faults(cluster, tmp_path):
     assert f"eval at train_step {BUDGET}" in log, log[-2000:]
   worker1_out = open(f"{exp_dir}/slurm-{workers_job}_1-worker.out").read()
   assert "restart count 1" in worker1_out
-  steps = [r["train_step"] for r in records(exp_dir, "learner")]
+  steps = [r["train_step"] for r in read_records(exp_dir, "learner")]
   assert steps == sorted(steps) and steps[-1] == BUDGET
 
 
@@ -272,7 +251,7 @@ def head_cut(cluster, tmp_path):
       old_server.split("final replay checkpoint on SIGTERM")[1].split("(at least ")[1].split()[0])
   restored = int(new_server.split("the replay table holds ")[1].split()[0])
   assert restored >= saved > 0
-  steps = [r["train_step"] for r in records(exp_dir, "learner")]
+  steps = [r["train_step"] for r in read_records(exp_dir, "learner")]
   assert steps == sorted(steps) and steps[-1] == (stopped_at // 10 + 40) * 10
 
 

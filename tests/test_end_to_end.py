@@ -14,9 +14,12 @@ import time
 import pytest
 
 from conftest import REPO
+from conftest import learner_step
+from conftest import wait_for
 from conftest import write_config
 from conftest import write_variables
 from sac_system import private_network
+from sac_system.metrics import read_records
 
 pytestmark = pytest.mark.slow
 
@@ -24,20 +27,6 @@ pytestmark = pytest.mark.slow
 def leftover_processes(exp_dir):
   result = subprocess.run(["pgrep", "-f", exp_dir], capture_output=True, text=True)
   return result.stdout.split()
-
-
-def records(exp_dir, source=None):
-  path = os.path.join(exp_dir, "metrics.jsonl")
-  if not os.path.exists(path):
-    return []
-  with open(path) as metrics_file:
-    rows = [json.loads(line) for line in metrics_file if line.endswith("\n")]
-  return [r for r in rows if source is None or r.get("source") == source]
-
-
-def learner_step(exp_dir):
-  rows = records(exp_dir, "learner")
-  return rows[-1]["train_step"] if rows else 0
 
 
 def test_tiny_training_run_with_two_workers(tmp_path):
@@ -77,7 +66,7 @@ def test_tiny_training_run_with_two_workers(tmp_path):
   for program in ("learner", "worker_0", "worker_1"):
     assert glob.glob(os.path.join(exp_dir, "summaries", program, "events.out.tfevents.*"))
 
-  learner = records(exp_dir, "learner")
+  learner = read_records(exp_dir, "learner")
   assert learner[-1]["train_step"] == 200 and learner[-1]["iteration"] == 20
   steps = [r["train_step"] for r in learner]
   assert steps == sorted(steps)
@@ -85,13 +74,13 @@ def test_tiny_training_run_with_two_workers(tmp_path):
   sizes = [r["replay/size"] for r in learner if "replay/size" in r]
   assert sizes and all(size % 4 == 0 and size >= 100 for size in sizes), sizes
   for worker in ("worker_0", "worker_1"):
-    evals = [r for r in records(exp_dir, worker) if "eval/average_return" in r]
+    evals = [r for r in read_records(exp_dir, worker) if "eval/average_return" in r]
     assert evals and evals[-1]["train_step"] == 200, worker  # the final evaluation
-    assert all(r["env_steps"] % 2 == 0 for r in records(exp_dir, worker))  # 2 envs in lockstep
+    assert all(r["env_steps"] % 2 == 0 for r in read_records(exp_dir, worker))  # 2 envs in lockstep
     for key in ("time", "source", "train_step", "iteration", "env_steps"):
       assert key in evals[-1]
     # the curriculum: each value reported is the one of the last entry the iteration reached
-    applied = [(r["iteration"], r["curriculum/g"]) for r in records(exp_dir, worker)
+    applied = [(r["iteration"], r["curriculum/g"]) for r in read_records(exp_dir, worker)
                if "curriculum/g" in r]
     assert applied and applied[-1][1] == 12.0, (worker, applied)
     expected = {4: 8.0, 10: 10.0, 15: 12.0}
@@ -176,15 +165,6 @@ def test_tiny_training_run_with_two_workers(tmp_path):
   assert (tmp_path / "both.png").stat().st_size > 10_000
 
 
-def wait_for(predicate, timeout, what):
-  deadline = time.monotonic() + timeout
-  while time.monotonic() < deadline:
-    if predicate():
-      return
-    time.sleep(1)
-  raise AssertionError(f"timed out waiting for {what}")
-
-
 def start(variables):
   return subprocess.Popen([os.path.join(REPO, "train_script.sh"), variables], cwd=REPO,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -229,7 +209,7 @@ def test_ctrl_c_stops_everything_and_the_same_command_resumes(tmp_path):
   assert "resuming the run" in output
   learner_log = open(f"{exp_dir}/logs/learner.log").read()
   assert "resumed from the learner checkpoint at train_step" in learner_log
-  steps = [r["train_step"] for r in records(exp_dir, "learner")]
+  steps = [r["train_step"] for r in read_records(exp_dir, "learner")]
   assert steps == sorted(steps)  # train_step never went backwards across the restart
   replay_log = open(f"{exp_dir}/logs/replay_buffer.log").read().split("=== ")[-1]
   restored = int(replay_log.split("the replay table holds ")[1].split()[0])
@@ -282,7 +262,7 @@ def test_chaos_kill_worker_server_and_learner_then_sigterm_and_resume(tmp_path):
   exp_dir = str(tmp_path / "logs" / "run")
 
   def restarts(program):
-    return [r for r in records(exp_dir, "launcher") if r.get("program") == program]
+    return [r for r in read_records(exp_dir, "launcher") if r.get("program") == program]
 
   def recovered(what, progress, timeout=60):
     wait_for(progress, timeout, f"the run to recover after {what}")
@@ -297,7 +277,7 @@ def test_chaos_kill_worker_server_and_learner_then_sigterm_and_resume(tmp_path):
     recovered(
         "killing the worker",
         lambda: restarts("worker_0") and any(r["time"] > killed_at + 2
-                                             for r in records(exp_dir, "worker_0")))
+                                             for r in read_records(exp_dir, "worker_0")))
     assert "start (restart 1)" in open(f"{exp_dir}/logs/worker_0.log").read()
 
     # 2. the replay server, once it has written a checkpoint: it comes back with every
@@ -310,7 +290,7 @@ def test_chaos_kill_worker_server_and_learner_then_sigterm_and_resume(tmp_path):
     for pid in pids_of("sac_replay_buffer.py", exp_dir):
       os.kill(pid, signal.SIGKILL)
     checkpointed = replay_sizes(exp_dir, "(at least ")[-1]
-    inserted_before = max(r["env_steps"] for r in records(exp_dir, "learner")
+    inserted_before = max(r["env_steps"] for r in read_records(exp_dir, "learner")
                           if r["time"] <= killed_at - REPLAY_CHECKPOINT_S - 3)
     recovered("killing the replay server",
               lambda: restarts("replay_buffer") and learner_step(exp_dir) > step_before + 50)
@@ -332,9 +312,9 @@ def test_chaos_kill_worker_server_and_learner_then_sigterm_and_resume(tmp_path):
   for program in ("worker_0", "replay_buffer", "learner"):
     assert f"restarting {program}" in output
   assert not leftover_processes(exp_dir)
-  steps = [r["train_step"] for r in records(exp_dir, "learner")]
+  steps = [r["train_step"] for r in read_records(exp_dir, "learner")]
   assert steps == sorted(steps), "train_step went backwards"
-  for worker_steps in ([r["train_step"] for r in records(exp_dir, "worker_0")],):
+  for worker_steps in ([r["train_step"] for r in read_records(exp_dir, "worker_0")],):
     assert worker_steps == sorted(worker_steps)
   stopped_at = learner_step(exp_dir)
 
@@ -351,7 +331,7 @@ def test_chaos_kill_worker_server_and_learner_then_sigterm_and_resume(tmp_path):
                          capture_output=True, text=True, timeout=300)
   assert final.returncode == 0, final.stdout[-3000:] + final.stderr[-3000:]
   assert "resuming the run" in final.stdout and "run finished" in final.stdout
-  steps = [r["train_step"] for r in records(exp_dir, "learner")]
+  steps = [r["train_step"] for r in read_records(exp_dir, "learner")]
   assert steps == sorted(steps) and steps[-1] == (stopped_at // 10 + 30) * 10
   resumed_log = open(f"{exp_dir}/logs/learner.log").read().split("=== ")[-1]
   resumed_from = int(
