@@ -120,17 +120,29 @@ class CheckpointEvaluator:
     self.exp_dir = exp_dir
     self.params_path = params_path
     self.env = params.make_eval_env()
-    self.policy = None
+    self.saved_policy = None  # the greedy SavedModel, loaded once
+    self.numpy_policy = None  # its actor in numpy, when it matches
+    self.policy = None  # what acts: one of the two
 
   def load(self, checkpoint: str) -> None:
-    """Loads `checkpoint`'s variables (and, the first time, the SavedModel; specs checked)."""
-    if self.policy is None:
-      self.policy = load_greedy_policy(self.exp_dir, checkpoint)
-      check_specs(self.policy, self.env, self.params_path)
+    """Loads `checkpoint`'s variables (and, the first time, the SavedModel; specs checked).
+
+    Episodes are then acted by the numpy copy of the actor (`numpy_policy`), several times
+    faster per step than the SavedModel's TensorFlow call, when it gives the SavedModel's
+    greedy actions; otherwise (another kind of actor) by the SavedModel itself.
+    """
+    if self.saved_policy is None:
+      self.saved_policy = load_greedy_policy(self.exp_dir, checkpoint)
+      check_specs(self.saved_policy, self.env, self.params_path)
+      from sac_system.numpy_policy import numpy_greedy_policy_of
+      self.numpy_policy = numpy_greedy_policy_of(self.saved_policy, self.env)
     else:
-      self.policy.update_from_checkpoint(
+      self.saved_policy.update_from_checkpoint(
           os.path.join(self.exp_dir, constants.POLICIES_DIR, constants.POLICY_CHECKPOINTS_DIR,
                        checkpoint))
+    if self.numpy_policy is not None:
+      self.numpy_policy.refresh()
+    self.policy = self.numpy_policy or self.saved_policy
 
   def policy_for(self, checkpoint: str, seed: int):
     """The greedy policy of `checkpoint`; for RANDOM, uniformly random actions seeded from

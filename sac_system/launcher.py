@@ -552,17 +552,21 @@ class Launcher:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
       signal.signal(signum, self._on_signal)
     started = time.monotonic()
+    clients = [p for p in self.programs if p is not self.server]
     if self.server is not None:
       self.server.start()
+    # The learner and workers start at once: they import TensorFlow and build their agents
+    # (~4 s) while the server does, then wait for it (bounded, connect_and_make_reporter).
+    for program in clients:
+      program.start()
+    if self.server is not None:
       if not self.wait_for_server():
         if self.stop_signal is None:
           log(f"the replay server did not come up; its log ends with:\n{self.server.tail(15)}")
-        stop_programs(self.programs, SERVER_STOP_GRACE_S)
+        stop_programs(clients, STOP_GRACE_S)
+        stop_programs([self.server], SERVER_STOP_GRACE_S)
         return 128 + self.stop_signal if self.stop_signal else 1
       log(f"replay server listening at {self.address}")
-    clients = [p for p in self.programs if p is not self.server]
-    for program in clients:
-      program.start()
     log(f"started {'the learner and ' if self.learner else ''}{len(self.workers)} worker(s); "
         f"logs in {os.path.join(self.exp_dir, constants.LOGS_DIR)}")
     servers = [self.server] if self.server else []

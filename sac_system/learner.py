@@ -65,6 +65,15 @@ class SacLearner:
     self.train_step = train_utils.create_train_step()
     self.agent = params.build_agent(self.train_step)
     self._codec = replay_buffer.TransitionCodec.for_agent(params, self.agent)
+    self._variable_table = replay_buffer.VariableTable(
+        server_address, replay_buffer.policy_variables(self.agent, self.train_step),
+        params.replay_server_timeout_seconds, self.logger)
+    learner_checkpoints = os.path.join(exp_dir, constants.TRAIN_DIR,
+                                       constants.LEARNER_CHECKPOINTS_DIR)
+    if tf.train.latest_checkpoint(learner_checkpoints) is None and not self._variable_table.ready():
+      # A new run: the workers may start their random warm-up now, while the policy
+      # SavedModels below are written (~5 s), instead of waiting for `run`'s first push.
+      self.push_variables()
     self._policy_trigger = AtomicPolicySavedModelTrigger(
         os.path.join(exp_dir, constants.POLICIES_DIR), self.agent, self.train_step,
         interval=params.policy_checkpoint_interval)
@@ -77,9 +86,6 @@ class SacLearner:
     self._checkpoint_trigger = next(trigger for trigger in self._learner.triggers
                                     if trigger is not self._policy_trigger)
     self._iterator = None
-    self._variable_table = replay_buffer.VariableTable(
-        server_address, replay_buffer.policy_variables(self.agent, self.train_step),
-        params.replay_server_timeout_seconds, self.logger)
     self._last_report = (time.monotonic(), self.step)
     self._last_checkpoint_time = time.monotonic()
     self._last_loss = None

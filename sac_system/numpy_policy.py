@@ -1,4 +1,4 @@
-"""SAC's actor as numpy matmuls: the workers' fast collect and greedy policies.
+"""SAC's actor as numpy matmuls: the workers' fast collect and greedy policies, and run.py's.
 
 Acting through tf-agents' `PyTFEagerPolicy` costs one TensorFlow call with its nest and spec
 handling per env step, many times what a fast env's step costs (the measurements:
@@ -13,10 +13,11 @@ numpy on the same variables:
 
 which is exactly tf-agents' `SquashToSpecNormal` sample and mode. `matches_tf_policy` checks
 that on random observations; the worker falls back to the TF policies when it does not match
-(e.g. a params file that builds another actor).
+(e.g. a params file that builds another actor). `numpy_greedy_policy_of` does the same for a
+loaded greedy SavedModel (run.py's evaluations: 100 Lunar Lander episodes in ~6 s instead of ~65 s).
 """
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 from tf_agents.policies import py_policy
@@ -118,3 +119,29 @@ def matches_tf_policy(numpy_policy: NumpyActorPolicy, agent, observation_spec, s
       np.allclose(normal.mean().numpy(), mean, atol=tolerance)
       and np.allclose(normal.stddev().numpy(), std, atol=tolerance, rtol=1e-4)
       and np.allclose(greedy.action.numpy(), greedy_numpy, atol=tolerance))
+
+
+def numpy_greedy_policy_of(saved_policy, env, samples: int = 16,
+                           tolerance: float = 1e-4) -> Optional[NumpyActorPolicy]:
+  """A greedy `NumpyActorPolicy` on the variables of a loaded greedy SavedModel policy (its
+  `variables()`, refreshed by `refresh()` after each `update_from_checkpoint`), or None when
+  its actions differ from the SavedModel's on random observations (an actor of another kind,
+  whose variables do not chain as dense layers)."""
+  from tf_agents.trajectories import time_step as ts
+  try:
+    policy = NumpyActorPolicy(env.time_step_spec(), env.action_spec(), saved_policy.variables(),
+                              greedy=True)
+  except ValueError:  # an odd number of variables: not (kernel, bias) pairs
+    return None
+  observation_spec = env.observation_spec()
+  rng = np.random.default_rng(1)
+  for _ in range(samples):
+    observation = rng.normal(size=tuple(observation_spec.shape)).astype(observation_spec.dtype)
+    expected = np.asarray(saved_policy.action(ts.restart(observation)).action)
+    try:
+      actual = policy.actions(observation[None])[0]
+    except ValueError:  # numpy's matmul: shapes that do not chain as dense layers
+      return None
+    if actual.shape != expected.shape or not np.allclose(actual, expected, atol=tolerance):
+      return None
+  return policy

@@ -33,16 +33,29 @@ def allowed_cpu_count() -> int:
   return len(os.sched_getaffinity(0))
 
 
-def configure_tensorflow_threads(logger: Optional[logging.Logger] = None) -> int:
+def intra_op_threads_for(program: str, cpus: int) -> int:
+  """TensorFlow's intra-op threads (one op split over several cores) for a program pinned to
+  `cpus` CPUs. The learner gets half of them (at least one): the matrices of SAC's small
+  networks are too small to split with profit, while its independent ops (two critics, their
+  targets, the actor's passes) run side by side on the inter-op threads, one per CPU. On 2
+  CPUs that trains (128, 128) networks at batch 256 ~1.2x faster than 2 intra-op threads or
+  one CPU (docs/design.md §2.3). Other programs use all their CPUs for both."""
+  return max(1, cpus // 2) if program == constants.LEARNER_PROGRAM else cpus
+
+
+def configure_tensorflow_threads(logger: Optional[logging.Logger] = None,
+                                 program: Optional[str] = None) -> int:
   """Matches TensorFlow's intra- and inter-op thread pools to the pinned CPUs, so programs
-  pinned to different CPUs never oversubscribe a core. Must run before TF executes an op."""
+  pinned to different CPUs never oversubscribe a core (`intra_op_threads_for`). Must run
+  before TF executes an op."""
   import tensorflow as tf
   cpus = allowed_cpu_count()
-  tf.config.threading.set_intra_op_parallelism_threads(cpus)
+  intra = intra_op_threads_for(program or "", cpus)
+  tf.config.threading.set_intra_op_parallelism_threads(intra)
   tf.config.threading.set_inter_op_parallelism_threads(cpus)
   if logger:
     logger.info("pinned to %d CPU(s) %s; TensorFlow uses %d intra-op and %d inter-op threads", cpus,
-                sorted(os.sched_getaffinity(0)), cpus, cpus)
+                sorted(os.sched_getaffinity(0)), intra, cpus)
   return cpus
 
 
@@ -111,7 +124,7 @@ def start_program(program: str):
   """
   logger = setup_process(program)
   params = load_params_from_flags()
-  configure_tensorflow_threads(logger)
+  configure_tensorflow_threads(logger, program)
   return logger, params, StopFlag(logger).install()
 
 

@@ -4,6 +4,8 @@
     .venv/bin/python scripts/benchmark.py                 # about 8 minutes
     .venv/bin/python scripts/benchmark.py --quick         # ~1.5 minutes (the tests run it)
     .venv/bin/python scripts/benchmark.py --time_to_solve --seeds 0,1,2   # full training runs
+    .venv/bin/python scripts/benchmark.py --only_time_to_solve --seeds 0,1,2,3,4 \
+        --solve_run_minutes 3.5 --peer --peer_seeds 0,1,2 --peer_limit_minutes 10   # issue 17
 
 Every measurement of one invocation runs on the same machine in the same minutes, so the
 ratios compare like with like. Each part runs in its own process pinned like the programs of
@@ -23,7 +25,13 @@ says (the comparison issue 7 asks for), part 4 runs the variables file as it is.
    transition: `sac_system/replay_buffer.py`) and versus one trajectory step per transition.
 4. with --time_to_solve: wall time and env steps until a worker's greedy eval (10 fixed-seed
    episodes) first reaches a mean >= 200, running ./run_script.sh on the training variables
-   file (default training_variables.sh) once per seed; the peak RSS of each program.
+   file (default training_variables.sh) once per seed; then (the run going on for
+   --solve_run_minutes) the wall time of the first policy checkpoint whose mean over 100
+   fixed-seed greedy episodes is >= 200, gymnasium's "solved"; each program's CPU use (cores,
+   sampled every second) and peak RSS; the learner's gradient steps/s and their share of the
+   matmul roofline of the cores it used. With --peer: Stable-Baselines3 SAC with the RL Zoo's
+   hyperparameters (scripts/peer_sb3.py, in its own .venv-peers/) on the same eval episodes,
+   and the ratio of the median times to the first eval >= 200.
 
 5. with --mujoco halfcheetah,hopper: for each shipped MuJoCo task, parts 1-2 on its config (the
    learner alone and a worker alone: which side bounds a run), then ./run_script.sh on its
@@ -41,6 +49,7 @@ import argparse
 import datetime
 import itertools
 import json
+import math
 import os
 import platform
 import re
@@ -65,6 +74,7 @@ SPEED_HYPERPARAMETERS = {
     "actor_fc_layers": [256, 256],
     "critic_joint_fc_layers": [256, 256]}
 SOLVED_RETURN = 200.0
+SOLVED_EPISODES = 100  # gymnasium's "solved": the mean over 100 episodes
 
 
 # ----- helpers shared by the roles -----------------------------------------------------------
@@ -384,7 +394,14 @@ def role_collect(args) -> None:
       "peak_rss_mb": peak_rss_mb()})
 
 
+def role_matmul(args) -> None:
+  """The float32 matmul rate of one pinned process (the roofline of a learner per core)."""
+  load_benchmark_params(args)
+  emit({"matmul_flops_per_second": matmul_flops_per_second(args.seconds / 3)})
+
+
 ROLES = {
+    "matmul": role_matmul,
     "server": role_server,
     "insert": role_insert,
     "plain_learner": role_plain_learner,
@@ -627,38 +644,199 @@ def start_run(args, name: str, **variables):
   return process, exp_dir, start
 
 
+def process_cpu_seconds(pid: str) -> float:
+  """CPU seconds (user + system, all threads) a process has used so far."""
+  with open(f"/proc/{pid}/stat") as stat:
+    fields = stat.read().rsplit(")", 1)[1].split()  # the fields after the command name
+  return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_use(samples: list, begin: float, end: float) -> dict:
+  """Cores each program (and the whole machine) kept busy between two times, from the samples
+  (time, {program: CPU seconds}, machine busy jiffies, machine total jiffies) taken nearest
+  to them."""
+  inside = [sample for sample in samples if begin <= sample[0] <= end]
+  if len(inside) < 2:
+    return {}
+  (t0, cpu0, busy0, total0), (t1, cpu1, busy1, total1) = inside[0], inside[-1]
+  use = {
+      program: round((cpu1[program] - cpu0[program]) / (t1 - t0), 3) for program in cpu1
+      if program in cpu0}
+  use["machine"] = round((busy1 - busy0) / (total1 - total0) * os.cpu_count(), 3)
+  use["seconds"] = round(t1 - t0, 1)
+  return use
+
+
+def first_solved_checkpoint(args, exp_dir: str, start: float) -> dict:
+  """Evaluates the run's policy checkpoints, oldest first, over SOLVED_EPISODES fixed-seed
+  greedy episodes each (run.py's episodes of --seed 0) until one's mean reaches
+  SOLVED_RETURN: gymnasium's "solved". Its wall time is when the learner wrote it."""
+  from sac_system import evaluation
+  from sac_system.training_variables import load_training_variables
+  variables = load_training_variables(exp_dir + ".variables.sh", REPO)
+  from sac_system.train_params_base import load_params
+  params = load_params(variables.params_path, variables.config_path)
+  evaluator = evaluation.CheckpointEvaluator(params, exp_dir, variables.params_path)
+  checked = []
+  try:
+    for checkpoint in evaluation.list_checkpoints(exp_dir):
+      path = os.path.join(exp_dir, "policies", "checkpoints", checkpoint)
+      result = evaluator.evaluate(checkpoint, SOLVED_EPISODES, 0, printer=lambda _line: None)
+      checked.append({
+          "checkpoint": checkpoint,
+          "train_step": result["train_step"],
+          "wall_seconds": round(os.path.getmtime(path) - start, 1),
+          "mean_return": round(result["eval/average_return"], 1)})
+      print(
+          f"    {checkpoint} (at {checked[-1]['wall_seconds']:.0f} s): mean "
+          f"{checked[-1]['mean_return']:.1f} over {SOLVED_EPISODES} episodes", flush=True)
+      if result["eval/average_return"] >= args.solved_return:
+        return {"solved_checkpoint": checked[-1], "checkpoints_checked": checked}
+  finally:
+    evaluator.close()
+  return {"solved_checkpoint": None, "checkpoints_checked": checked}
+
+
+def learner_roofline(args) -> dict:
+  """What one gradient step of the variables file's config costs in matmul FLOPs, and the
+  matmul rate of one core (a pinned process): the learner's roofline per core."""
+  from sac_system.train_params_base import load_params
+  from sac_system.training_variables import load_training_variables
+  variables = load_training_variables(args.variables, REPO)
+  params = load_params(variables.params_path, variables.config_path)
+  env = params.make_eval_env()
+  observation_size = int(np.prod(env.observation_spec().shape))
+  action_size = int(np.prod(env.action_spec().shape))
+  env.close()
+  rate = run_role(args, "matmul", sorted(os.sched_getaffinity(0))[-1])
+  return {
+      "step_flops": sac_step_flops(params, observation_size, action_size),
+      "matmul_flops_per_second_one_core": rate["matmul_flops_per_second"],
+      "batch_size": params.batch_size,
+      "actor_fc_layers": list(params.actor_fc_layers),
+      "critic_joint_fc_layers": list(params.critic_joint_fc_layers)}
+
+
 def time_to_solve(args, seed: int) -> dict:
-  """Runs the variables file with `seed` until a worker's eval first reaches SOLVED_RETURN."""
+  """Runs the variables file with `seed`: the wall time until a worker's eval (10 fixed-seed
+  greedy episodes) first reaches SOLVED_RETURN, and (unless --solve_run_minutes is 0) the
+  wall time of the first policy checkpoint whose mean over SOLVED_EPISODES episodes does,
+  the run going on until --solve_run_minutes; each program's CPU use and the learner's rate."""
   from sac_system import metrics
   process, exp_dir, start = start_run(args, f"benchmark_time_to_solve_seed{seed}", SAC_SEED=seed)
   result = {"seed": seed, "exp_dir": exp_dir, "solved": False}
   peaks: dict = {}
+  samples: list = []  # (time, {program: CPU seconds}, machine busy, machine total)
+  run_seconds = args.solve_run_minutes * 60
   try:
     while process.poll() is None and time.time() - start < args.solve_limit_minutes * 60:
-      time.sleep(5)
+      time.sleep(1)
+      cpu = {}
       for program, pid in program_pids(exp_dir).items():
         try:
           peaks[program] = max(peaks.get(program, 0.0), rss_mb("VmHWM", pid))
-        except OSError:
+          cpu[program] = process_cpu_seconds(pid)
+        except (OSError, IndexError):
           pass
+      samples.append((time.time(), cpu, *cpu_times()))
       records = metrics.read_records(exp_dir)
       learner = [r for r in records if r.get("source") == "learner"]
       for record in records:
-        if (str(record.get("source", "")).startswith("worker_") and record.get("train_step")
-            and record.get("eval/average_return", -1e9) >= SOLVED_RETURN):
+        if (not result["solved"] and str(record.get("source", "")).startswith("worker_")
+            and record.get("train_step")
+            and record.get("eval/average_return", -1e9) >= args.solved_return):
           env_steps = max([r["env_steps"] for r in learner if r["time"] <= record["time"]] or [0])
           result.update(solved=True, wall_seconds=record["time"] - start,
                         train_step=record["train_step"], env_steps=env_steps,
                         eval_return=record["eval/average_return"])
-          break
-      if result["solved"]:
+      if result["solved"] and time.time() - start >= run_seconds:
         break
   finally:
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=120)
+  stopped = time.time()
   result["peak_rss_mb"] = peaks
   if not result["solved"]:
+    result["gave_up_after_seconds"] = stopped - start
+  learner = [
+      r for r in metrics.read_records(exp_dir)
+      if r.get("source") == "learner" and r.get("train_step", 0) > 0 and r["time"] <= stopped]
+  if len(learner) >= 2:  # training: from the learner's first report to the stop
+    first, last = learner[0], learner[-1]
+    result["grad_steps_per_second"] = round((last["train_step"] - first["train_step"]) /
+                                            (last["time"] - first["time"]), 1)
+    result["first_train_report_seconds"] = round(first["time"] - start, 1)
+    result["cpu_cores_training"] = cpu_use(samples, first["time"], last["time"])
+    result["cpu_cores_warmup"] = cpu_use(samples, start, first["time"])
+  result["cpu_samples"] = [[round(t - start, 1), {
+      k: round(v, 2) for k, v in cpu.items()}] for t, cpu, _, _ in samples]
+  if args.solve_run_minutes > 0:
+    print(f"  seed {seed}: policy checkpoints over {SOLVED_EPISODES} episodes ...", flush=True)
+    result.update(first_solved_checkpoint(args, exp_dir, start))
+  return result
+
+
+# ----- the peer: Stable-Baselines3 SAC with the RL Zoo's hyperparameters ----------------------
+PEER_ENV = os.path.join(REPO, ".venv-peers")
+PEER_REQUIREMENTS = os.path.join(REPO, "scripts", "peer_requirements.txt")
+
+
+def peer_python() -> str:
+  """The peer environment's interpreter, creating `.venv-peers` from scripts/peer_requirements.txt
+  when it is missing or its requirements changed. PyTorch lives only there, never in the
+  project's environment."""
+  import hashlib
+  python = os.path.join(PEER_ENV, "bin", "python")
+  with open(PEER_REQUIREMENTS, "rb") as requirements:
+    digest = hashlib.sha256(requirements.read()).hexdigest()
+  stamp = os.path.join(PEER_ENV, ".requirements.sha256")
+  if os.path.exists(stamp):
+    with open(stamp) as stamp_file:
+      if stamp_file.read().strip() == digest:
+        return python
+  print(f"creating the peer environment {PEER_ENV} (Stable-Baselines3, PyTorch CPU) ...",
+        flush=True)
+  subprocess.run([sys.executable, "-m", "venv", "--clear", PEER_ENV], check=True)
+  subprocess.run([python, "-m", "pip", "install", "--quiet", "-r", PEER_REQUIREMENTS], check=True)
+  with open(stamp, "w") as stamp_file:
+    stamp_file.write(digest + "\n")
+  return python
+
+
+def peer_time_to_solve(args, seed: int) -> dict:
+  """Stable-Baselines3 SAC (scripts/peer_sb3.py) on the machine's CPUs, evaluated like our
+  workers: the same 10 fixed-seed greedy episodes (worker 0's of this seed) every 5,000 env
+  steps, until the first mean >= SOLVED_RETURN or --peer_limit_minutes (then the time is a
+  lower bound)."""
+  from sac_system import seeds
+  python = peer_python()
+  output = os.path.join(tempfile.mkdtemp(prefix="benchmark_peer_"), f"peer_seed{seed}.jsonl")
+  eval_seeds = seeds.eval_episode_seeds(seed, 0, 10)
+  start = time.time()
+  subprocess.run([
+      python,
+      os.path.join(REPO, "scripts", "peer_sb3.py"), "--seed",
+      str(seed), "--eval_seeds", ",".join(map(str, eval_seeds)), "--eval_interval", "5000",
+      "--stop_at_return",
+      str(args.solved_return), "--time_limit_seconds",
+      str(args.peer_limit_minutes * 60), "--output", output], cwd=REPO, check=True,
+                 timeout=args.peer_limit_minutes * 60 + 600)
+  with open(output) as lines:
+    records = [json.loads(line) for line in lines if line.strip()]
+  evals = [r for r in records if not r.get("final")]
+  solved = next((r for r in evals if r["average_return"] >= args.solved_return), None)
+  result = {
+      "seed": seed,
+      "solved": solved is not None,
+      "evals": evals,
+      "best_eval_return": max([r["average_return"] for r in evals] or [None])}
+  if solved:
+    result.update(wall_seconds=solved["wall_seconds"], env_steps=solved["env_steps"])
+  else:
     result["gave_up_after_seconds"] = time.time() - start
+  final = [r for r in records if r.get("final")]
+  if final and final[-1].get("env_steps") and final[-1].get("wall_seconds"):
+    result["env_steps_per_second"] = round(final[-1]["env_steps"] / final[-1]["wall_seconds"], 1)
   return result
 
 
@@ -813,6 +991,92 @@ def mujoco_benchmark(args, report: dict) -> str:
 
 
 # ----- report --------------------------------------------------------------------------------
+def roofline_share(run: dict, roofline: dict) -> float:
+  """The learner's matmul FLOPs per second in training over the matmul rate of the cores its
+  CPU time amounts to."""
+  cores = run.get("cpu_cores_training", {}).get("sac_train")
+  if not cores or not run.get("grad_steps_per_second"):
+    return float("nan")
+  return (run["grad_steps_per_second"] * roofline["step_flops"]["tf_agents_step"] /
+          (roofline["matmul_flops_per_second_one_core"] * cores))
+
+
+def time_to_solve_markdown(report: dict) -> list:
+  """Rows of the time-to-solve runs: one per seed, then the median and worst over seeds."""
+  runs = report.get("time_to_solve", [])
+  roofline = report.get("learner_roofline")
+  if not runs:
+    return []
+  solved = f"{report.get('solved_return', SOLVED_RETURN):g}"
+
+  def minutes(seconds):
+    return "not reached" if seconds is None or math.isinf(seconds) else f"{seconds:.0f} s"
+
+  lines = [
+      "", f"Training runs of `{report.get('variables')}` (time from the command):", "",
+      f"| seed | first eval >= {solved} (10 episodes) | env steps | first checkpoint with "
+      f"{SOLVED_EPISODES}-episode mean >= {solved} | learner grad steps/s | roofline share per "
+      "core used | CPU cores in training: replay / learner / workers / machine |",
+      "|---|---|---|---|---|---|---|"]
+  first_evals, checkpoints = [], []
+  for run in runs:
+    first = run.get("wall_seconds") if run["solved"] else None
+    first_evals.append(first if first is not None else float("inf"))
+    first_solved = run.get("solved_checkpoint")
+    checkpoint = None
+    if "checkpoints_checked" in run:
+      checkpoint = first_solved["wall_seconds"] if first_solved else None
+      checkpoints.append(checkpoint if checkpoint is not None else float("inf"))
+    cores = run.get("cpu_cores_training", {})
+    workers = sum(v for k, v in cores.items() if k.startswith("sac_collect"))
+    share = roofline_share(run, roofline) if roofline else float("nan")
+    lines.append(f"| {run['seed']} | " + (minutes(first) if first is not None else
+                                          f"not in {run.get('gave_up_after_seconds', 0):.0f} s")
+                 + " | " + (str(run.get("env_steps", "-"))) + " | "
+                 + ("-" if "checkpoints_checked" not in
+                    run else f"{minutes(checkpoint)} ({first_solved['train_step']} steps)"
+                    if first_solved else f"none of {len(run['checkpoints_checked'])}") + " | "
+                 + f"{run.get('grad_steps_per_second', float('nan')):.0f} | {100 * share:.0f} % | "
+                 + (f"{cores.get('sac_replay_buffer', 0):.2f} / {cores.get('sac_train', 0):.2f} / "
+                    f"{workers:.2f} / {cores.get('machine', 0):.2f}" if cores else "-") + " |")
+  lines.append(f"| **median** | **{minutes(float(np.median(first_evals)))}** | | "
+               + (f"**{minutes(float(np.median(checkpoints)))}**" if checkpoints else "-")
+               + " | | | |")
+  lines.append(f"| **worst** | **{minutes(max(first_evals))}** | | "
+               + (f"**{minutes(max(checkpoints))}**" if checkpoints else "-") + " | | | |")
+  peers = report.get("peer", [])
+  if peers:
+    lines += [
+        "", "The peer: Stable-Baselines3 SAC, RL Zoo hyperparameters (scripts/peer_sb3.py), "
+        "the same eval episodes:", "",
+        f"| seed | first eval >= {solved} | env steps | best eval | env steps/s |",
+        "|---|---|---|---|---|"]
+    peer_times = []
+    for run in peers:
+      peer_times.append(run["wall_seconds"] if run["solved"] else run["gave_up_after_seconds"])
+      lines.append(
+          f"| {run['seed']} | " + (minutes(run["wall_seconds"]) if run["solved"] else
+                                   f"not in {run['gave_up_after_seconds']:.0f} s") + " | "
+          + str(run.get("env_steps", "-")) + " | "
+          + (f"{run['best_eval_return']:.0f}" if run.get("best_eval_return") is not None else "-")
+          + f" | {run.get('env_steps_per_second', float('nan')):.0f} |")
+    bound = "" if all(run["solved"] for run in peers) else ">= "
+    ratio = float(np.median(peer_times)) / float(np.median(first_evals))
+    lines.append(f"| **median** | **{bound}{np.median(peer_times):.0f} s** | | | |")
+    lines += [
+        "", f"**Ratio of median times to the first eval >= {solved}, peer / ours: {bound}"
+        f"{ratio:.1f}×**" + (" (a lower bound: a peer run was stopped at its time limit, "
+                             "counted at that limit)" if bound else "") + "."]
+  if roofline:
+    lines += [
+        "", f"Learner roofline: one gradient step of batch {roofline['batch_size']}, actor "
+        f"{roofline['actor_fc_layers']}, critics {roofline['critic_joint_fc_layers']} = "
+        f"{roofline['step_flops']['tf_agents_step'] / 1e6:.0f} MFLOP of matmuls; one core "
+        f"multiplies {roofline['matmul_flops_per_second_one_core'] / 1e9:.0f} GFLOP/s "
+        "(float32, 256 x 256)."]
+  return lines
+
+
 def markdown(report: dict) -> str:
   lines = [
       f"# Benchmark {report['date']} ({report['mode']})", "",
@@ -875,18 +1139,7 @@ def markdown(report: dict) -> str:
         f"{probe['median_sample_outside_seconds'] * 1000:.2f} ms |",
     ] + ([f"| replay server RSS, full | {probe['server_rss_full_mb']:.0f} MB |"]
          if probe.get("server_rss_full_mb") else [])
-  for run in report.get("time_to_solve", []):
-    if run["solved"]:
-      lines.append(
-          f"| time to eval >= 200, seed {run['seed']} | {run['wall_seconds'] / 60:.1f} min, "
-          f"{run['env_steps']} env steps, train_step {run['train_step']} |")
-    else:
-      lines.append(f"| time to eval >= 200, seed {run['seed']} | not reached in "
-                   f"{run['gave_up_after_seconds'] / 60:.1f} min |")
-    if run.get("peak_rss_mb"):
-      lines.append("| peak RSS in that run | "
-                   + ", ".join(f"{k} {v:.0f} MB"
-                               for k, v in sorted(run["peak_rss_mb"].items())) + " |")
+  lines += time_to_solve_markdown(report)
   runs = report.get("run_throughput", [])
   if runs:
     latency = report.get("step_latency_seconds")
@@ -922,6 +1175,20 @@ def main() -> int:
   parser.add_argument("--seeds", default="0,1,2", help="seeds of the time-to-solve runs")
   parser.add_argument("--solve_limit_minutes", type=float, default=30.0,
                       help="give up on a seed after this long")
+  parser.add_argument(
+      "--solve_run_minutes", type=float, default=4.0,
+      help="train each seed this long (at least until its first eval >= 200), then "
+      "evaluate its policy checkpoints over 100 episodes until one's mean is >= 200; "
+      "0: stop at the first eval >= 200 and skip the checkpoints")
+  parser.add_argument("--solved_return", type=float, default=SOLVED_RETURN,
+                      help="the mean return that counts as solved (Lunar Lander: 200)")
+  parser.add_argument(
+      "--peer", action="store_true",
+      help="also time Stable-Baselines3 SAC with the RL Zoo's LunarLanderContinuous "
+      "hyperparameters to its first eval >= 200 (installs .venv-peers on first use)")
+  parser.add_argument("--peer_seeds", default=None, help="seeds of the peer (default --seeds)")
+  parser.add_argument("--peer_limit_minutes", type=float, default=15.0,
+                      help="stop a peer run after this long (its time is then a lower bound)")
   parser.add_argument("--variables", default=os.path.join(REPO, "training_variables.sh"),
                       help="training variables file of the time-to-solve runs")
   parser.add_argument("--params", default=os.path.join(REPO, "sac_system", "envs",
@@ -1003,7 +1270,8 @@ def main() -> int:
       "batch_size": params.batch_size,
       "actor_fc_layers": list(params.actor_fc_layers),
       "critic_joint_fc_layers": list(params.critic_joint_fc_layers),
-      "seconds_per_part": args.seconds}
+      "seconds_per_part": args.seconds,
+      "solved_return": args.solved_return}
   if args.replay_checkpoint:
     report["replay_checkpoint"] = replay_checkpoint_benchmark(args)
   elif not args.only_time_to_solve and not args.run_throughput:
@@ -1019,11 +1287,15 @@ def main() -> int:
                                   if path.startswith(REPO + os.sep) else path)
   if args.time_to_solve or args.only_time_to_solve:
     runs.append(("time_to_solve", "seed", args.seeds, time_to_solve))
+    report["learner_roofline"] = learner_roofline(args)
+  if args.peer:
+    runs.append(("peer", "seed", args.peer_seeds or args.seeds, peer_time_to_solve))
   for key, varies, values, run in runs:
     report["variables"] = os.path.relpath(args.variables, REPO)
     report[key] = []
     for value in [int(v) for v in values.split(",")]:
-      print(f"{key}, {varies} {value}: running {report['variables']} ...", flush=True)
+      what = "scripts/peer_sb3.py" if key == "peer" else report["variables"]
+      print(f"{key}, {varies} {value}: running {what} ...", flush=True)
       report[key].append(run(args, value))
       print(f"  {report[key][-1]}", flush=True)
   os.makedirs(args.output_dir, exist_ok=True)

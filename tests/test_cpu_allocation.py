@@ -109,3 +109,14 @@ def test_plan_json():
           "replay_buffer": [0],
           "learner": [1],
           "worker_0": [0]}}
+
+
+def test_the_learner_splits_ops_over_half_its_cpus_and_runs_independent_ops_on_all():
+  """Intra-op threads: half the learner's CPUs (at least 1); every other program all of its
+  CPUs (its inter-op threads are always one per CPU: program.configure_tensorflow_threads)."""
+  from sac_system import constants
+  from sac_system.program import intra_op_threads_for
+  assert [intra_op_threads_for(constants.LEARNER_PROGRAM, n)
+          for n in (1, 2, 3, 4, 8)] == [1, 1, 1, 2, 4]
+  for program in (constants.REPLAY_PROGRAM, constants.worker_program(0), ""):
+    assert [intra_op_threads_for(program, n) for n in (1, 2, 4)] == [1, 2, 4]

@@ -45,7 +45,8 @@ def test_worker_collects_and_learner_trains_and_worker_pulls_new_weights(params,
   exp_dir = str(tmp_path)
   learner = SacLearner(params, exp_dir, address,
                        reporter=metrics.MetricsReporter(exp_dir, constants.LEARNER_PROGRAM))
-  learner.push_variables()
+  # A new run's learner pushes its initial weights as it is built (before writing the policy
+  # SavedModels), so the worker's warm-up starts at once: no push_variables() here.
   worker = Worker(params, 0, exp_dir, address,
                   reporter=metrics.MetricsReporter(exp_dir, "worker_0"))
   for _ in range(4):  # 4 x 20 env steps

@@ -75,3 +75,46 @@ def test_an_actor_of_another_shape_is_reported_and_a_crash_is_raised(tmp_path):
 
   with pytest.raises(RuntimeError, match="a bug in the numpy actor"):
     matches_tf_policy(Broken(), agent, env.observation_spec())
+
+
+def test_run_py_acts_with_a_numpy_copy_of_a_saved_greedy_policy(tmp_path):
+  """A greedy SavedModel and a policy checkpoint as the learner writes them: the evaluator's
+  numpy copy gives the SavedModel's actions, follows update_from_checkpoint through refresh(),
+  and a SavedModel whose variables are not a dense chain gets no copy (None)."""
+  import tensorflow as tf
+  from tf_agents.policies import greedy_policy
+  from tf_agents.policies import policy_saver
+  from tf_agents.trajectories import time_step as ts
+
+  from sac_system import evaluation
+  from sac_system.numpy_policy import numpy_greedy_policy_of
+  env, agent, _, _ = build(os.path.join(REPO, "config", "lunar_lander.json"))
+  saver = policy_saver.PolicySaver(greedy_policy.GreedyPolicy(agent.policy), batch_size=None)
+  policies = tmp_path / "policies"
+  saver.save(str(policies / "greedy_policy"))
+  saver.save_checkpoint(str(policies / "checkpoints" / "policy_checkpoint_0000000000"))
+  for variable in agent.policy.variables():
+    variable.assign(variable * 0.5 + 0.01)
+  saver.save_checkpoint(str(policies / "checkpoints" / "policy_checkpoint_0000000010"))
+
+  saved = evaluation.load_greedy_policy(str(tmp_path), "policy_checkpoint_0000000000")
+  numpy_policy = numpy_greedy_policy_of(saved, env)
+  assert numpy_policy is not None
+  observations = np.random.default_rng(5).normal(size=(8, 8)).astype(np.float32)
+
+  def saved_actions():
+    return np.stack([np.asarray(saved.action(ts.restart(o)).action) for o in observations])
+
+  np.testing.assert_allclose(numpy_policy.actions(observations), saved_actions(), atol=1e-5)
+  before = numpy_policy.actions(observations)
+  saved.update_from_checkpoint(str(policies / "checkpoints" / "policy_checkpoint_0000000010"))
+  numpy_policy.refresh()
+  assert not np.allclose(numpy_policy.actions(observations), before)
+  np.testing.assert_allclose(numpy_policy.actions(observations), saved_actions(), atol=1e-5)
+
+  class Odd:  # three variables: not (kernel, bias) pairs
+
+    def variables(self):
+      return [tf.Variable(np.zeros((8, 4), np.float32))] * 3
+
+  assert numpy_greedy_policy_of(Odd(), env) is None
