@@ -122,7 +122,7 @@ def test_time_to_solve_times_a_real_run_and_its_first_solved_checkpoint(tmp_path
   variables = write_variables(tmp_path, config)
   result = subprocess.run([
       sys.executable, "scripts/benchmark.py", "--only_time_to_solve", "--seeds", "3",
-      "--solve_run_minutes", "0.6", "--solve_limit_minutes", "3", "--solved_return=-1e6",
+      "--solve_run_minutes", "0.3", "--solve_limit_minutes", "3", "--solved_return=-1e6",
       "--seconds", "3", "--variables", variables, "--output_dir",
       str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=400)
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
