@@ -26,7 +26,10 @@ def first_line(error: BaseException) -> str:
   return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
-def wait_for(what: str, check: Callable[[], bool], timeout_s: float, logger: logging.Logger,
+Predicate = Callable[[], bool]
+
+
+def wait_for(what: str, check: Predicate, timeout_s: float, logger: Optional[logging.Logger],
              stop=None, log_every_s: float = 10.0, poll_s: float = 0.5) -> bool:
   """Polls `check()` until it returns True, logging what it waits for; bounded by `timeout_s`.
 
@@ -34,7 +37,7 @@ def wait_for(what: str, check: Callable[[], bool], timeout_s: float, logger: log
     what: What is awaited, for the log and the error.
     check: Returns True when the wait is over.
     timeout_s: Give up after this many seconds.
-    logger: Where "still waiting" lines go, every `log_every_s` seconds.
+    logger: Where "still waiting" lines go, every `log_every_s` seconds (None: nowhere).
     stop: A `program.StopFlag` (anything truthy once a stop was requested), or None.
 
   Returns:
@@ -52,7 +55,7 @@ def wait_for(what: str, check: Callable[[], bool], timeout_s: float, logger: log
     now = time.monotonic()
     if now - start > timeout_s:
       raise TimeoutError(f"gave up after {timeout_s:.0f} s waiting for {what}")
-    if now - last_log >= log_every_s:
+    if logger is not None and now - last_log >= log_every_s:
       logger.info("still waiting for %s (%.0f s of %.0f s)", what, now - start, timeout_s)
       last_log = now
     time.sleep(poll_s)

@@ -122,7 +122,12 @@ class CheckpointEvaluator:
     self.env = params.make_eval_env()
     self.saved_policy = None  # the greedy SavedModel, loaded once
     self.numpy_policy = None  # its actor in numpy, when it matches
-    self.policy = None  # what acts: one of the two
+
+  @property
+  def policy(self):
+    """What acts: the numpy copy of the actor when it matches the SavedModel, else the
+    SavedModel (None before the first load)."""
+    return self.numpy_policy or self.saved_policy
 
   def load(self, checkpoint: str) -> None:
     """Loads `checkpoint`'s variables (and, the first time, the SavedModel; specs checked).
@@ -142,7 +147,6 @@ class CheckpointEvaluator:
                        checkpoint))
     if self.numpy_policy is not None:
       self.numpy_policy.refresh()
-    self.policy = self.numpy_policy or self.saved_policy
 
   def policy_for(self, checkpoint: str, seed: int):
     """The greedy policy of `checkpoint`; for RANDOM, uniformly random actions seeded from

@@ -668,20 +668,27 @@ def cpu_use(samples: list, begin: float, end: float) -> dict:
   return use
 
 
+def variables_and_params(variables_path: str):
+  """A training variables file and the params (with its config) that it names."""
+  from sac_system.train_params_base import load_params
+  from sac_system.training_variables import load_training_variables
+  variables = load_training_variables(variables_path, REPO)
+  return variables, load_params(variables.params_path, variables.config_path)
+
+
 def first_solved_checkpoint(args, exp_dir: str, start: float) -> dict:
   """Evaluates the run's policy checkpoints, oldest first, over SOLVED_EPISODES fixed-seed
   greedy episodes each (run.py's episodes of --seed 0) until one's mean reaches
   SOLVED_RETURN: gymnasium's "solved". Its wall time is when the learner wrote it."""
+  from sac_system import constants
   from sac_system import evaluation
-  from sac_system.training_variables import load_training_variables
-  variables = load_training_variables(exp_dir + ".variables.sh", REPO)
-  from sac_system.train_params_base import load_params
-  params = load_params(variables.params_path, variables.config_path)
+  variables, params = variables_and_params(exp_dir + ".variables.sh")
   evaluator = evaluation.CheckpointEvaluator(params, exp_dir, variables.params_path)
   checked = []
   try:
     for checkpoint in evaluation.list_checkpoints(exp_dir):
-      path = os.path.join(exp_dir, "policies", "checkpoints", checkpoint)
+      path = os.path.join(exp_dir, constants.POLICIES_DIR, constants.POLICY_CHECKPOINTS_DIR,
+                          checkpoint)
       result = evaluator.evaluate(checkpoint, SOLVED_EPISODES, 0, printer=lambda _line: None)
       checked.append({
           "checkpoint": checkpoint,
@@ -701,10 +708,7 @@ def first_solved_checkpoint(args, exp_dir: str, start: float) -> dict:
 def learner_roofline(args) -> dict:
   """What one gradient step of the variables file's config costs in matmul FLOPs, and the
   matmul rate of one core (a pinned process): the learner's roofline per core."""
-  from sac_system.train_params_base import load_params
-  from sac_system.training_variables import load_training_variables
-  variables = load_training_variables(args.variables, REPO)
-  params = load_params(variables.params_path, variables.config_path)
+  _, params = variables_and_params(args.variables)
   env = params.make_eval_env()
   observation_size = int(np.prod(env.observation_spec().shape))
   action_size = int(np.prod(env.action_spec().shape))

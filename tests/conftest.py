@@ -4,7 +4,6 @@ import json
 import os
 import socket
 import sys
-import time
 
 import pytest
 
@@ -83,13 +82,10 @@ def learner_step(exp_dir) -> int:
 
 
 def wait_for(predicate, timeout, what):
-  """Polls `predicate()` every second; AssertionError naming `what` after `timeout` s."""
-  deadline = time.monotonic() + timeout
-  while time.monotonic() < deadline:
-    if predicate():
-      return
-    time.sleep(1)
-  raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+  """Polls `predicate()` every second (the programs' own bounded wait); TimeoutError naming
+  `what` after `timeout` s."""
+  from sac_system import deadlines
+  deadlines.wait_for(what, predicate, timeout, logger=None, poll_s=1.0)
 
 
 def free_port() -> int:

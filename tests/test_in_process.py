@@ -97,11 +97,34 @@ def test_learner_resumes_from_its_checkpoint(params, server, tmp_path):
     if not learner.train_iteration():
       worker.run_iteration()
   learner.save()
+
+  def optimizer_variables(agent):
+    """Adam's step count and moments of all three optimizers, in the order of the agent's
+    variables (the order the optimizers created their slots in differs: see below)."""
+    values = []
+    for optimizer in (agent._actor_optimizer, agent._critic_optimizer, agent._alpha_optimizer):
+      values.append(optimizer.iterations.numpy())
+      for variable in agent.variables:
+        for slot in optimizer.get_slot_names():
+          try:
+            values.append(optimizer.get_slot(variable, slot).numpy().copy())
+          except KeyError:  # not this optimizer's variable
+            pass
+    return values
+
   weights = [v.numpy().copy() for v in learner.agent.collect_policy.variables()]
+  # A new run's learner creates its optimizers' slots in its first train call (no trace
+  # ahead of it); they are in its checkpoint all the same and come back on resume.
+  moments = optimizer_variables(learner.agent)
+  assert len(moments) > 3 and all(np.any(moment != 0) for moment in moments)
   resumed = SacLearner(params, str(tmp_path), address)
   assert resumed.step == 20
   for saved, restored in zip(weights, resumed.agent.collect_policy.variables()):
     np.testing.assert_array_equal(saved, restored.numpy())
+  restored_moments = optimizer_variables(resumed.agent)
+  assert len(restored_moments) == len(moments)
+  for saved, restored in zip(moments, restored_moments):
+    np.testing.assert_array_equal(saved, restored)
 
   # The first learner trains on and pushes, then "dies" without saving: the next one restores
   # the checkpoint at 20 but continues the count from the pushed step, never going back.
