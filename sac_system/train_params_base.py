@@ -64,8 +64,8 @@ class TrainParamsBase(abc.ABC):
   reward_scale_factor: float = 1.0
   """Multiplies rewards in the critic's TD target."""
   target_entropy: Optional[float] = None
-  """Entropy target for alpha; None means -dim(A). (tf-agents' default, -dim(A)/2, tends to
-  leave Lunar Lander hovering: benchmarks/README.md.)"""
+  """Entropy target for alpha; None means -dim(A), the SAC paper's heuristic (tf-agents'
+  own default is -dim(A)/2, which config/lunar_lander.json sets: benchmarks/README.md)."""
   initial_log_alpha: float = 0.0
   """Initial value of log(alpha)."""
   gradient_clipping: Optional[float] = None

@@ -1010,6 +1010,37 @@ def roofline_share(run: dict, roofline: dict) -> float:
           (roofline["matmul_flops_per_second_one_core"] * cores))
 
 
+def minutes(seconds) -> str:
+  """A wall time for the tables: whole seconds, or "not reached"."""
+  return "not reached" if seconds is None or math.isinf(seconds) else f"{seconds:.0f} s"
+
+
+def time_cell(run: dict) -> str:
+  """A run's time to its first eval at the threshold, or how long it ran without one."""
+  if run["solved"]:
+    return minutes(run.get("wall_seconds"))
+  return f"not in {run.get('gave_up_after_seconds', 0):.0f} s"
+
+
+def checkpoint_cell(run: dict) -> str:
+  """When the run's first checkpoint solved over 100 episodes was written, and at what step."""
+  if "checkpoints_checked" not in run:
+    return "-"
+  first = run.get("solved_checkpoint")
+  if not first:
+    return f"none of {len(run['checkpoints_checked'])}"
+  return f"{minutes(first['wall_seconds'])} ({first['train_step']} steps)"
+
+
+def cores_cell(cores: dict) -> str:
+  """CPU cores in training: replay / learner / workers / machine."""
+  if not cores:
+    return "-"
+  workers = sum(v for k, v in cores.items() if k.startswith("sac_collect"))
+  return (f"{cores.get('sac_replay_buffer', 0):.2f} / {cores.get('sac_train', 0):.2f} / "
+          f"{workers:.2f} / {cores.get('machine', 0):.2f}")
+
+
 def time_to_solve_markdown(report: dict) -> list:
   """Rows of the time-to-solve runs: one per seed, then the median and worst over seeds."""
   runs = report.get("time_to_solve", [])
@@ -1017,10 +1048,6 @@ def time_to_solve_markdown(report: dict) -> list:
   if not runs:
     return []
   solved = f"{report.get('solved_return', SOLVED_RETURN):g}"
-
-  def minutes(seconds):
-    return "not reached" if seconds is None or math.isinf(seconds) else f"{seconds:.0f} s"
-
   lines = [
       "", f"Training runs of `{report.get('variables')}` (time from the command):", "",
       f"| seed | first eval >= {solved} (10 episodes) | env steps | first checkpoint with "
@@ -1029,25 +1056,14 @@ def time_to_solve_markdown(report: dict) -> list:
       "|---|---|---|---|---|---|---|"]
   first_evals, checkpoints = [], []
   for run in runs:
-    first = run.get("wall_seconds") if run["solved"] else None
-    first_evals.append(first if first is not None else float("inf"))
-    first_solved = run.get("solved_checkpoint")
-    checkpoint = None
+    first_evals.append(run.get("wall_seconds") if run["solved"] else float("inf"))
     if "checkpoints_checked" in run:
-      checkpoint = first_solved["wall_seconds"] if first_solved else None
-      checkpoints.append(checkpoint if checkpoint is not None else float("inf"))
-    cores = run.get("cpu_cores_training", {})
-    workers = sum(v for k, v in cores.items() if k.startswith("sac_collect"))
+      first_solved = run.get("solved_checkpoint")
+      checkpoints.append(first_solved["wall_seconds"] if first_solved else float("inf"))
     share = roofline_share(run, roofline) if roofline else float("nan")
-    lines.append(f"| {run['seed']} | " + (minutes(first) if first is not None else
-                                          f"not in {run.get('gave_up_after_seconds', 0):.0f} s")
-                 + " | " + (str(run.get("env_steps", "-"))) + " | "
-                 + ("-" if "checkpoints_checked" not in
-                    run else f"{minutes(checkpoint)} ({first_solved['train_step']} steps)"
-                    if first_solved else f"none of {len(run['checkpoints_checked'])}") + " | "
-                 + f"{run.get('grad_steps_per_second', float('nan')):.0f} | {100 * share:.0f} % | "
-                 + (f"{cores.get('sac_replay_buffer', 0):.2f} / {cores.get('sac_train', 0):.2f} / "
-                    f"{workers:.2f} / {cores.get('machine', 0):.2f}" if cores else "-") + " |")
+    lines.append(f"| {run['seed']} | {time_cell(run)} | {run.get('env_steps', '-')} | "
+                 f"{checkpoint_cell(run)} | {run.get('grad_steps_per_second', float('nan')):.0f} "
+                 f"| {100 * share:.0f} % | {cores_cell(run.get('cpu_cores_training', {}))} |")
   lines.append(f"| **median** | **{minutes(float(np.median(first_evals)))}** | | "
                + (f"**{minutes(float(np.median(checkpoints)))}**" if checkpoints else "-")
                + " | | | |")
@@ -1063,12 +1079,10 @@ def time_to_solve_markdown(report: dict) -> list:
     peer_times = []
     for run in peers:
       peer_times.append(run["wall_seconds"] if run["solved"] else run["gave_up_after_seconds"])
-      lines.append(
-          f"| {run['seed']} | " + (minutes(run["wall_seconds"]) if run["solved"] else
-                                   f"not in {run['gave_up_after_seconds']:.0f} s") + " | "
-          + str(run.get("env_steps", "-")) + " | "
-          + (f"{run['best_eval_return']:.0f}" if run.get("best_eval_return") is not None else "-")
-          + f" | {run.get('env_steps_per_second', float('nan')):.0f} |")
+      best = run.get("best_eval_return")
+      lines.append(f"| {run['seed']} | {time_cell(run)} | {run.get('env_steps', '-')} | "
+                   f"{'-' if best is None else f'{best:.0f}'} | "
+                   f"{run.get('env_steps_per_second', float('nan')):.0f} |")
     bound = "" if all(run["solved"] for run in peers) else ">= "
     ratio = float(np.median(peer_times)) / float(np.median(first_evals))
     lines.append(f"| **median** | **{bound}{np.median(peer_times):.0f} s** | | | |")

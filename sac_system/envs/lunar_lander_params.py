@@ -16,9 +16,9 @@ from sac_system.envs.physics import PhysicsEnvParams
 
 
 class TrainParams(PhysicsEnvParams):
-  """SAC on continuous Lunar Lander. The base class's defaults (target entropy -dim(A), 10k
-  random warm-up, lr 7.3e-4, tau 0.01) hold; config/lunar_lander.json sets (128, 128)
-  networks, batch 128, two env steps per gradient step and items of 32 steps (why:
+  """SAC on continuous Lunar Lander. The base class's defaults (10k random warm-up, lr
+  7.3e-4, tau 0.01) hold; config/lunar_lander.json sets (128, 128) networks, batch 128, two
+  env steps per gradient step, target entropy -1 (-dim(A)/2) and items of 32 steps (why:
   docs/design.md §10)."""
 
   PHYSICS = LUNAR_LANDER
