@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 def test_quick_benchmark_writes_every_number(tmp_path):
   result = subprocess.run([
-      sys.executable, "scripts/benchmark.py", "--quick", "--seconds", "3", "--capacity", "5000",
+      sys.executable, "scripts/benchmark.py", "--quick", "--seconds", "1", "--capacity", "5000",
       "--output_dir",
       str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
