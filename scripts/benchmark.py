@@ -1010,7 +1010,7 @@ def roofline_share(run: dict, roofline: dict) -> float:
           (roofline["matmul_flops_per_second_one_core"] * cores))
 
 
-def minutes(seconds) -> str:
+def whole_seconds(seconds) -> str:
   """A wall time for the tables: whole seconds, or "not reached"."""
   return "not reached" if seconds is None or math.isinf(seconds) else f"{seconds:.0f} s"
 
@@ -1018,7 +1018,7 @@ def minutes(seconds) -> str:
 def time_cell(run: dict) -> str:
   """A run's time to its first eval at the threshold, or how long it ran without one."""
   if run["solved"]:
-    return minutes(run.get("wall_seconds"))
+    return whole_seconds(run.get("wall_seconds"))
   return f"not in {run.get('gave_up_after_seconds', 0):.0f} s"
 
 
@@ -1029,7 +1029,7 @@ def checkpoint_cell(run: dict) -> str:
   first = run.get("solved_checkpoint")
   if not first:
     return f"none of {len(run['checkpoints_checked'])}"
-  return f"{minutes(first['wall_seconds'])} ({first['train_step']} steps)"
+  return f"{whole_seconds(first['wall_seconds'])} ({first['train_step']} steps)"
 
 
 def cores_cell(cores: dict) -> str:
@@ -1064,11 +1064,11 @@ def time_to_solve_markdown(report: dict) -> list:
     lines.append(f"| {run['seed']} | {time_cell(run)} | {run.get('env_steps', '-')} | "
                  f"{checkpoint_cell(run)} | {run.get('grad_steps_per_second', float('nan')):.0f} "
                  f"| {100 * share:.0f} % | {cores_cell(run.get('cpu_cores_training', {}))} |")
-  lines.append(f"| **median** | **{minutes(float(np.median(first_evals)))}** | | "
-               + (f"**{minutes(float(np.median(checkpoints)))}**" if checkpoints else "-")
+  lines.append(f"| **median** | **{whole_seconds(float(np.median(first_evals)))}** | | "
+               + (f"**{whole_seconds(float(np.median(checkpoints)))}**" if checkpoints else "-")
                + " | | | |")
-  lines.append(f"| **worst** | **{minutes(max(first_evals))}** | | "
-               + (f"**{minutes(max(checkpoints))}**" if checkpoints else "-") + " | | | |")
+  lines.append(f"| **worst** | **{whole_seconds(max(first_evals))}** | | "
+               + (f"**{whole_seconds(max(checkpoints))}**" if checkpoints else "-") + " | | | |")
   peers = report.get("peer", [])
   if peers:
     lines += [
