@@ -119,6 +119,7 @@ class CheckpointEvaluator:
   def __init__(self, params: TrainParamsBase, exp_dir: str, params_path: str):
     self.exp_dir = exp_dir
     self.params_path = params_path
+    self.make_env = params.make_eval_env
     self.env = params.make_eval_env()
     self.saved_policy = None  # the greedy SavedModel, loaded once
     self.numpy_policy = None  # its actor in numpy, when it matches
@@ -165,6 +166,12 @@ class CheckpointEvaluator:
     policy = self.policy_for(checkpoint, seed)
     frames: List[np.ndarray] = []
     on_step = None
+    from sac_system import env_contract
+    for line in env_contract.fallback_warnings(self.env):
+      printer(f"warning: {line}")
+    if video and not env_contract.implements(self.env, "render"):
+      printer("no video: the environment does not implement render() (an RGB frame)")
+      video = False
     if video:
       self.env.enable_rendering()
       # An env whose frames are slow to render (Minitaur) films every k-th step only, and
@@ -200,8 +207,8 @@ class CheckpointEvaluator:
         **summary}
     files.write_json(os.path.join(self.exp_dir, constants.EVAL_DIR, name + ".json"), output)
     if video:
-      gym_env = getattr(self.env, "gym_env", None)
-      fps = int(getattr(gym_env, "metadata", {}).get("render_fps", 30) or 30)
+      gym_env = getattr(self.env, "gym_env", self.env)
+      fps = int((getattr(gym_env, "metadata", None) or {}).get("render_fps", 30) or 30)
       path = os.path.join(self.exp_dir, constants.VIDEOS_DIR, name + ".mp4")
       write_video(frames, path, fps)
       output["video"] = path
@@ -303,9 +310,10 @@ def grid_file_stem(checkpoint: str, axes: Sequence[Tuple[str, List[float]]], see
   return f"robustness_{checkpoint}_{varying}{fixed}_seed{seed}"
 
 
-def check_grid(axis_specs: Sequence[str], env):
+def check_grid(axis_specs: Sequence[str], env, make_env=None):
   """Parses and checks `--grid` values against an environment: each parameter once, one or
-  two with several values, every cell a state the env accepts.
+  two with several values, every cell a state the env accepts (its validate_state, else
+  set_state on a throwaway env from `make_env`: `env_contract.check_states`).
 
   Returns:
     (axes, the varying axes, the cells as set_state dicts).
@@ -323,11 +331,9 @@ def check_grid(axis_specs: Sequence[str], env):
         "--grid", " ".join(axis_specs), "expected one or two parameters with "
         "several values (others may be fixed with a single value)")
   cells = grid_cells(axes, env.state_keys())
-  for cell in cells:
-    try:
-      env.validate_state(cell)
-    except (ValueError, TypeError) as error:
-      raise UserInputError("--grid", ",".join(names), str(error)) from None
+  from sac_system import env_contract
+  env_contract.check_states(env, make_env, [(",".join(names), cell) for cell in cells], "--grid",
+                            "--params")
   return axes, varying, cells
 
 
@@ -346,7 +352,7 @@ def robustness_grid(evaluator: CheckpointEvaluator, checkpoint: str, axis_specs:
       axes with several values.
   """
   env = evaluator.env
-  axes, varying, cells = check_grid(axis_specs, env)
+  axes, varying, cells = check_grid(axis_specs, env, evaluator.make_env)
   names = [name for name, _ in axes]
   policy = evaluator.policy_for(checkpoint, seed)
   episode_seeds = seeds.run_py_episode_seeds(seed, num_episodes)

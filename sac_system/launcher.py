@@ -202,8 +202,22 @@ def check_resume_compatible(variables: TrainingVariables, params: TrainParamsBas
           "moved aside)")
 
 
-def check_params(variables: TrainingVariables) -> TrainParamsBase:
-  """Loads the params and builds both environments once; checks every curriculum value.
+def check_params(variables: TrainingVariables, warn=None) -> TrainParamsBase:
+  """`check_params_files` on the files a training-variables file names."""
+  return check_params_files(variables.params_path, variables.config_path, variables.seed, warn)
+
+
+def check_params_files(params_path: str, config_path: str, seed: Optional[int] = None,
+                       warn=None) -> TrainParamsBase:
+  """Loads the params and builds both environments once: each gets one reset and one random
+  step checked against its specs, and every curriculum value is tried on it
+  (`env_contract.py`).
+
+  Args:
+    params_path: The params file.
+    config_path: The JSON config.
+    seed: Overrides the params' seed (SAC_SEED), when given.
+    warn: Called with one line per contract fallback in use (e.g. unseeded episodes).
 
   Returns:
     The validated `TrainParams`.
@@ -211,40 +225,40 @@ def check_params(variables: TrainingVariables) -> TrainParamsBase:
   Raises:
     UserInputError: naming the file and key of the first problem.
   """
+  program_setup.import_quietly("sac_system.envs.gym_env")  # before tf-agents' first import
+  from sac_system import env_contract
   from sac_system.curriculum import Curriculum
   from sac_system.train_params_base import load_params
-  program_setup.import_quietly("sac_system.envs.gym_env")
-  params = load_params(variables.params_path, variables.config_path, variables.seed)
-  curriculum = Curriculum.from_config(params.env_config.get("curriculum"), variables.config_path)
+  params = load_params(params_path, config_path, seed)
+  curriculum = Curriculum.from_config(params.env_config.get("curriculum"), config_path)
+  states = [(f"curriculum.{name}", {
+      name: value}) for name, values in curriculum.all_values().items() for value in values]
+  warnings: List[str] = []
   for role, make in (("collect", params.make_collect_env), ("eval", params.make_eval_env)):
+
+    def build(role=role, make=make):
+      try:
+        with program_setup.quiet_stderr():  # an env library's banner is not the user's error
+          return make()
+      except UserInputError:
+        raise
+      except Exception as error:  # noqa: BLE001  the user's env_ctor may raise anything
+        problem = env_contract.abstract_method_problem(error) or (
+            f"building the {role} environment raised {type(error).__name__}: {error}")
+        raise UserInputError(params_path, "TrainParams.env_ctor", problem) from None
+
+    env = build()
     try:
-      with program_setup.quiet_stderr():  # an env library's banner is not the user's error
-        env = make()
       if role == "eval":  # what plots draw as "solved" (gymnasium's reward_threshold)
         params.reward_threshold = getattr(env, "reward_threshold", None)
-    except UserInputError:
-      raise
-    except Exception as error:  # noqa: BLE001  the user's env_ctor may raise anything
-      raise UserInputError(
-          variables.params_path, "TrainParams.env_ctor",
-          f"building the {role} environment raised {type(error).__name__}: "
-          f"{error}") from None
-    try:
+      env_contract.check_environment(env, params_path, role)
+      warnings += [line for line in env_contract.fallback_warnings(env) if line not in warnings]
       if role == "collect" or params.eval_follows_curriculum:
-        for name, values in curriculum.all_values().items():
-          for value in values:
-            try:
-              env.validate_state({name: value})
-            except (ValueError, TypeError) as error:
-              raise UserInputError(variables.config_path, f"curriculum.{name}",
-                                   str(error)) from None
-            except AttributeError:
-              raise UserInputError(
-                  variables.params_path, "TrainParams.env_ctor",
-                  "the environment has no validate_state(dict); a curriculum "
-                  "needs an environment implementing set_state") from None
+        env_contract.check_states(env, build, states, config_path, params_path)
     finally:
       env.close()
+  for line in warnings:
+    (warn or log)(f"warning: {params_path}: TrainParams.env_ctor: {line}")
   return params
 
 
@@ -667,12 +681,19 @@ class Launcher:
     names = sorted(os.listdir(checkpoints)) if os.path.isdir(checkpoints) else []
     if names:
       log(f"latest policy checkpoint: {names[-1]}; evaluate it with\n  python sac_system/run.py "
-          f"--params {os.path.relpath(self.variables.params_path, REPO_ROOT)} --exp_dir "
-          f"{os.path.relpath(self.exp_dir, REPO_ROOT)} --config "
-          f"{os.path.relpath(self.variables.config_path, REPO_ROOT)} --num_episodes 5 "
-          f"--checkpoint {names[-1]} --seed 108")
+          f"--params {shown_path(self.variables.params_path)} --exp_dir "
+          f"{shown_path(self.exp_dir)} --config {shown_path(self.variables.config_path)} "
+          f"--num_episodes 5 --checkpoint {names[-1]} --seed 108")
     if code not in (0, None) and self.stop_signal is not None:
       log(f"run it again with the same command to resume from {self.exp_dir}")
+
+
+def shown_path(path: str) -> str:
+  """A path as a command run from the repository root takes it: relative inside the
+  repository, absolute outside it (a user's own folder)."""
+  path = os.path.abspath(path)
+  inside = os.path.commonpath([path, REPO_ROOT]) == REPO_ROOT
+  return os.path.relpath(path, REPO_ROOT) if inside else path
 
 
 def main(argv=None) -> int:

@@ -388,7 +388,7 @@ def describe_variant(variant: Variant, source: str, sweep_dir: str, seeds: Seque
     env = params.make_eval_env()
     try:
       from sac_system import evaluation
-      evaluation.check_grid(grid, env)
+      evaluation.check_grid(grid, env, params.make_eval_env)
     except UserInputError as error:
       raise UserInputError(source, "SWEEP_GRID", f"{error.key}: {error.problem}") from None
     finally:
@@ -666,7 +666,9 @@ class LocalQueue:
   def run(self) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
       signal.signal(signum, self._on_signal)
-    todo = [run for run in self.plan["runs"] if run_state(self.plan, run) != FINISHED]
+    # Seed by seed across the variants: a sweep stopped part-way compares them on equal seeds.
+    todo = sorted((run for run in self.plan["runs"] if run_state(self.plan, run) != FINISHED),
+                  key=lambda run: (self.plan["seeds"].index(run["seed"]), run["index"]))
     log(f"sweep {self.plan['name']}: {len(self.plan['runs'])} runs "
         f"({len(self.plan['variants'])} variant(s) x {len(self.plan['seeds'])} seed(s)), "
         f"{len(self.plan['runs']) - len(todo)} finished already, {len(todo)} to run, "

@@ -14,14 +14,13 @@ The module itself is pure: TensorFlow and tf-agents are imported inside the buil
 so loading and validating a config does not import TensorFlow.
 """
 
-import abc
 import importlib.util
 import json
 import math
 import os
 import sys
 import typing
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, ClassVar, Dict, Optional, Tuple
 
 from sac_system import constants
 from sac_system.errors import UserInputError
@@ -35,7 +34,7 @@ def whole_units(count: int, unit: int) -> int:
   return max(1, -(-int(count) // unit))
 
 
-class TrainParamsBase(abc.ABC):
+class TrainParamsBase:
   """SAC hyperparameters and builders. Subclass it as `TrainParams` in a params file."""
 
   # ----- run ---------------------------------------------------------------------------------
@@ -263,11 +262,31 @@ class TrainParamsBase(abc.ABC):
         for name, value in ((n, getattr(self, n)) for n in hyperparameter_names(type(self)))}
 
   # ----- environments ------------------------------------------------------------------------
-  @abc.abstractmethod
+  env_class: ClassVar[Optional[Callable]] = None
+  """A params file may name its environment instead of writing `env_ctor`: a tf-agents
+  `PyEnvironment` class (or any callable returning one), called with the args of
+  `collect_env_args_kwargs()` / `eval_env_args_kwargs()`."""
+  gym_env_id: ClassVar[Optional[str]] = None
+  """... or a registered gymnasium id with a Box action space (e.g. "Pendulum-v1", or an env
+  the params file's own folder registers), wrapped as `envs/gym_params.py` does; its
+  constructor keyword arguments are what `set_state` and the curriculum change."""
+
   def env_ctor(self, *args, **kwargs):
-    """Builds one environment: a tf-agents `PyEnvironment` that implements `set_state(dict)`
-    and `seed(int)`. Called with the args of `collect_env_args_kwargs()` or
-    `eval_env_args_kwargs()`."""
+    """Builds one environment: a tf-agents `PyEnvironment`. What it must implement and what
+    it may (`set_state(dict)` for a curriculum; `seed(int)`, `seed_next_reset`, ...) is
+    `env_contract.py`. Called with the args of `collect_env_args_kwargs()` or
+    `eval_env_args_kwargs()`. The default builds `env_class` or `gym_env_id`."""
+    environment_class = type(self).env_class
+    if environment_class is not None:
+      return environment_class(*args, **kwargs)
+    if self.gym_env_id is not None:
+      from sac_system.envs.gym_env import GymnasiumEnvironment
+      from sac_system.envs.mujoco_env import MujocoEnvironment
+      from sac_system.envs.mujoco_physics import is_mujoco_env
+      environment = MujocoEnvironment if is_mujoco_env(self.gym_env_id) else GymnasiumEnvironment
+      return environment(self.gym_env_id, *args, **kwargs)
+    raise NotImplementedError(f"{type(self).__name__} sets neither env_class nor gym_env_id "
+                              "and does not define env_ctor()")
 
   def collect_env_args_kwargs(self) -> Tuple[tuple, dict]:
     """(args, kwargs) for `env_ctor` when building a worker's collection environment."""
@@ -278,10 +297,12 @@ class TrainParamsBase(abc.ABC):
     return self.collect_env_args_kwargs()
 
   def make_collect_env(self, seed: Optional[int] = None):
+    """A collection environment, with the contract's fallbacks (`env_contract.adapt`)."""
     args, kwargs = self.collect_env_args_kwargs()
     return _seeded(self.env_ctor(*args, **kwargs), seed)
 
   def make_eval_env(self, seed: Optional[int] = None):
+    """An evaluation environment, with the contract's fallbacks (`env_contract.adapt`)."""
     args, kwargs = self.eval_env_args_kwargs()
     return _seeded(self.env_ctor(*args, **kwargs), seed)
 
@@ -366,6 +387,8 @@ def check_env_config(params, kwargs_keys=("env_kwargs", "eval_env_kwargs"),
 
 
 def _seeded(env, seed):
+  from sac_system import env_contract
+  env = env_contract.adapt(env)
   if seed is not None:
     env.seed(seed)
   return env
@@ -379,6 +402,8 @@ def hyperparameter_types(cls) -> Dict[str, Any]:
       continue
     hints = typing.get_type_hints(klass) if "__annotations__" in vars(klass) else {}
     for name, hint in hints.items():
+      if typing.get_origin(hint) is typing.ClassVar:
+        continue  # what the class builds (env_class, gym_env_id), not a hyperparameter
       if not name.startswith("_") and not name.isupper() and name in vars(klass):
         types[name] = hint
   return types
@@ -463,6 +488,32 @@ def moved_params_hint(path: str) -> str:
   return ""
 
 
+# Folders of params files that `_import_from_folder_of` put on the import path.
+_PARAMS_FOLDERS: list = []
+
+
+def _import_from_folder_of(path: str) -> None:
+  """Makes a params file's own folder importable first, as running the file would: the env
+  module beside it imports by its name (in every program that loads the params). A module of
+  another params folder named like a file here (two folders' env modules of one name, checked
+  in one process by a sweep) is forgotten, so that this folder's own is imported."""
+  folder = os.path.dirname(os.path.abspath(path))
+  package = os.path.join(constants.REPO_ROOT, "sac_system")
+  if os.path.commonpath([folder, package]) == package:
+    return  # the shipped params: their modules import as sac_system.envs.*
+  if folder in sys.path:
+    sys.path.remove(folder)
+  sys.path.insert(0, folder)
+  others = [other for other in _PARAMS_FOLDERS if other != folder]
+  for name, module in list(sys.modules.items()):
+    origin = getattr(module, "__file__", None) or ""
+    if (os.path.dirname(origin) in others
+        and os.path.exists(os.path.join(folder, os.path.basename(origin)))):
+      del sys.modules[name]
+  if folder not in _PARAMS_FOLDERS:
+    _PARAMS_FOLDERS.append(folder)
+
+
 def load_params_class(path: str):
   """Imports a params file and returns its `TrainParams` class.
 
@@ -472,6 +523,7 @@ def load_params_class(path: str):
   """
   if not os.path.isfile(path):
     raise UserInputError(path, "", "params file not found" + moved_params_hint(path))
+  _import_from_folder_of(path)
   module_name = "sac_user_params_" + str(abs(hash(os.path.abspath(path))))
   spec = importlib.util.spec_from_file_location(module_name, path)
   if spec is None or spec.loader is None:
@@ -489,9 +541,25 @@ def load_params_class(path: str):
     raise UserInputError(path, "TrainParams", "the params file defines no class TrainParams")
   if not (isinstance(params_class, type) and issubclass(params_class, TrainParamsBase)):
     raise UserInputError(path, "TrainParams", "must be a class derived from TrainParamsBase")
-  if getattr(params_class, "__abstractmethods__", None):
-    missing = ", ".join(sorted(params_class.__abstractmethods__))
+  abstract = getattr(params_class, "__abstractmethods__", None)
+  if abstract:
+    missing = ", ".join(sorted(abstract))
     raise UserInputError(path, "TrainParams", f"does not implement {missing}")
+  if (params_class.env_ctor is TrainParamsBase.env_ctor and params_class.env_class is None
+      and params_class.gym_env_id is None):
+    raise UserInputError(
+        path, "TrainParams", "names no environment: set env_class = YourEnvironment (a "
+        "PyEnvironment class) or gym_env_id = \"Id-v0\", or define env_ctor(self, *args, "
+        "**kwargs) returning the environment")
+  if params_class.env_class is not None and not callable(params_class.env_class):
+    raise UserInputError(path, "TrainParams.env_class",
+                         f"expected a PyEnvironment class, got {params_class.env_class!r}")
+  if params_class.gym_env_id is not None:
+    import gymnasium
+    if not isinstance(params_class.gym_env_id,
+                      str) or params_class.gym_env_id not in (gymnasium.registry):
+      raise UserInputError(path, "TrainParams.gym_env_id",
+                           f"{params_class.gym_env_id!r} is not a registered gymnasium env")
   return params_class
 
 

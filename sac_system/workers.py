@@ -27,6 +27,7 @@ from tf_agents.trajectories import time_step as time_step_lib
 
 from sac_system import constants
 from sac_system import deadlines
+from sac_system import env_contract
 from sac_system import metrics
 from sac_system import replay_buffer
 from sac_system import seeds
@@ -88,6 +89,8 @@ class Worker:
             seed=seeds.collect_env_seed(params.seed, worker_id, self._env_steps_offset, env_index))
         for env_index in range(params.envs_per_worker)]
     self.eval_env = params.make_eval_env()
+    for line in env_contract.fallback_warnings(self.eval_env):
+      self.logger.warning(line)
     self.eval_seeds = seeds.eval_episode_seeds(params.seed, worker_id, params.eval_episodes)
     self.train_step = train_utils.create_train_step()
     agent = params.build_agent(self.train_step,

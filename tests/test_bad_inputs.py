@@ -39,7 +39,7 @@ EXPECTED = {
     "params_raises.py": ("importing the params file raised RuntimeError: this params file is "
                          "broken on purpose", None),
     "params_not_subclass.py": ("TrainParams: must be a class derived from TrainParamsBase", None),
-    "params_abstract.py": ("TrainParams: does not implement env_ctor", None),
+    "params_abstract.py": ("TrainParams: names no environment: set env_class", None),
     "params_env_ctor_raises.py": ("TrainParams.env_ctor: building the collect environment "
                                   "raised OSError", None),
     "config_malformed.json": ("malformed JSON at line 2", GYM),

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import REPO
 
-SOURCES = ["sac_system", "scripts", "tests"]
+SOURCES = ["sac_system", "scripts", "tests", "examples"]
 
 
 def run_tool(*command):

@@ -180,7 +180,7 @@ def test_config_file_errors(tmp_path):
     ("raise RuntimeError('boom')\n", "importing the params file raised RuntimeError: boom"),
     ("class TrainParams:\n  pass\n", "derived from TrainParamsBase"),
     ("from sac_system.train_params_base import TrainParamsBase\n"
-     "class TrainParams(TrainParamsBase):\n  pass\n", "does not implement env_ctor"),
+     "class TrainParams(TrainParamsBase):\n  pass\n", "names no environment"),
     ("def broken(:\n", "SyntaxError"),])
 def test_params_file_errors(tmp_path, source, words):
   path = tmp_path / "p.py"

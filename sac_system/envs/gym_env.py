@@ -191,6 +191,11 @@ class GymnasiumEnvironment(py_environment.PyEnvironment):
     """Parameters in force, including ones set but not yet applied."""
     return {**self._current_state(), **self._pending_state}
 
+  def episode_metrics(self) -> Dict[str, float]:
+    """Numbers about the episode that just ended, beside its return (none for most envs;
+    Minitaur's forward distance)."""
+    return {}
+
   def pop_episode_states(self) -> List[Dict[str, Any]]:
     """Parameters drawn for each episode since the last call (oldest first), for
     environments that randomize them per episode; the generic adapter draws none."""
@@ -273,6 +278,11 @@ class PhysicsEnvironment(GymnasiumEnvironment):
   def _use_physics(self, physics: Dict[str, Any]) -> None:
     """Makes the simulator run the coming episode with `physics` (every parameter's value)."""
     raise NotImplementedError
+
+  def episode_metrics(self) -> Dict[str, float]:
+    """Numbers about the episode that just ended, beside its return (none for most envs;
+    Minitaur's forward distance)."""
+    return {}
 
   def pop_episode_states(self) -> List[Dict[str, Any]]:
     episodes = list(self._episode_physics)
