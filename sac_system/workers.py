@@ -111,6 +111,11 @@ class Worker:
     self._next_eval_iteration = 0
     self._last_report = (time.monotonic(), self.env_steps)
     self._pull_seconds: list = []  # durations of the weight pulls since the last report
+    # Policy lag: learner steps between the weights a chunk was collected with and the ones
+    # pulled once it was written (the learner's step at insertion, to within the learner's
+    # push period of train_steps_per_iteration), per chunk since the last report.
+    self._collected_with: Optional[int] = None
+    self._lags: list = []
     self._time_steps = None
     self._item = np.empty((params.transitions_per_item, self.codec.size), np.float32)
     self._item_rows = 0  # rows of `_item` filled so far
@@ -206,6 +211,11 @@ class Worker:
       values["timing/weight_pull_ms_median"] = 1000 * float(np.median(self._pull_seconds))
       values["timing/weight_pull_ms_max"] = 1000 * float(np.max(self._pull_seconds))
       self._pull_seconds = []
+    if self._lags:  # how stale the acting policy is (docs/design.md §2.5)
+      values["collect/policy_lag_median"] = float(np.median(self._lags))
+      values["collect/policy_lag_p90"] = float(np.percentile(self._lags, 90))
+      values["collect/policy_lag_max"] = float(np.max(self._lags))
+      self._lags = []
     if self._stats.returns:
       values["collect/average_return"] = float(np.mean(self._stats.returns))
       values["collect/average_episode_length"] = float(np.mean(self._stats.lengths))
@@ -282,6 +292,9 @@ class Worker:
   def run_iteration(self, stop=None) -> bool:
     """One pull / curriculum / eval / collect cycle. Returns False when training has ended."""
     train_step = self._pull()
+    if self._collected_with is not None:
+      self._lags.append(train_step - self._collected_with)
+      self._collected_with = None
     self.last_train_step = train_step
     iteration = self.params.iteration_of(train_step)
     if train_step >= self.params.total_train_steps:
@@ -294,6 +307,8 @@ class Worker:
       self._next_eval_iteration = (iteration // self.params.eval_interval
                                    + 1) * self.params.eval_interval
     self.collect(train_step)
+    if train_step > 0:  # random actions before the first update have no weights
+      self._collected_with = train_step
     ended = self._wait_until_written(stop)
     if ended is not None and ended >= self.params.total_train_steps:
       return True  # the next cycle sees the final train_step and runs the final evaluation

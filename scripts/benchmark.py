@@ -39,7 +39,11 @@ says (the comparison issue 7 asks for), part 4 runs the variables file as it is.
    published returns at equal env steps, the wall time to given returns and the training's
    env steps/s and gradient steps/s (scripts/mujoco_comparison.py):
    benchmarks/mujoco_<date>_<time>.{json,md,png}. --mujoco_runs hopper=logs/a,hopper=logs/b
-   adds runs that already exist (one entry per run), reported without training them.
+   adds runs that already exist (one entry per run), reported without training them. With
+   --mujoco_peer, each seed also trains the same-machine reference, SBX's SAC with the config's
+   settings (scripts/peer_sbx_mujoco.py, in .venv-peers/), evaluated on our worker 0's episode
+   seeds; --mujoco_peer_runs hopper=logs/x_seed0.jsonl adds reference runs that exist. Over
+   seeds: medians, IQMs with 95 % CIs and P(ours > reference) at each compared env step.
 
 Results: benchmarks/results_<date>_<time>.json (all numbers, the machine, the settings) and
 .md (a short table); --output_dir changes the folder.
@@ -952,18 +956,50 @@ def mujoco_run(args, task: str, seed: int) -> str:
   return exp_dir
 
 
+def mujoco_peer_run(args, task: str, env_id: str, seed: int, env_steps: int) -> str:
+  """SBX's SAC (scripts/peer_sbx_mujoco.py, in .venv-peers) on `env_id` for `env_steps` env
+  steps, evaluated on the episode seeds our worker 0 uses with `seed`; returns its JSON lines
+  file."""
+  from sac_system import seeds
+  output = os.path.join(REPO, "logs", "benchmark_peer_mujoco", f"{task}_seed{seed}.jsonl")
+  subprocess.run([
+      peer_python(),
+      os.path.join(REPO, "scripts", "peer_sbx_mujoco.py"), "--env_id", env_id, "--seed",
+      str(seed), "--eval_seeds", ",".join(map(str, seeds.eval_episode_seeds(seed, 0, 5))),
+      "--eval_interval", "10000", "--total_timesteps",
+      str(env_steps), "--time_limit_seconds",
+      str(args.mujoco_limit_minutes * 60), "--output", output], cwd=REPO, check=True)
+  return output
+
+
+def seed_of(path: str) -> int:
+  """The seed in a run's path (`.../seed3`, `hopper_seed3.jsonl`)."""
+  match = re.search(r"seed(\d+)", os.path.basename(path.rstrip("/")))
+  if not match:
+    raise ValueError(f"{path}: no seed<N> in its name")
+  return int(match.group(1))
+
+
+def listed_runs(text) -> dict:
+  """TASK=PATH,... as task -> paths (a task may be named once per run)."""
+  runs: dict = {}
+  for item in (text or "").split(","):
+    if item:
+      task, path = item.split("=", 1)
+      runs.setdefault(task, []).append(path)
+  return runs
+
+
 def mujoco_benchmark(args, report: dict) -> str:
   """Part 5: returns the stem of the files written."""
   import mujoco_comparison
 
   from sac_system import constants
-  existing: dict = {}  # task -> its runs' exp dirs (a task may be named once per seed)
-  for item in (args.mujoco_runs or "").split(","):
-    if item:
-      task, exp_dir = item.split("=", 1)
-      existing.setdefault(task, []).append(exp_dir)
+  existing = listed_runs(args.mujoco_runs)
+  existing_peers = listed_runs(args.mujoco_peer_runs)
   trained = [t for t in (args.mujoco or "").split(",") if t]
-  tasks = trained + [task for task in existing if task not in trained]
+  tasks = trained + [task for task in [*existing, *existing_peers] if task not in trained]
+  tasks = list(dict.fromkeys(tasks))
   report["tasks"] = {}
   for task in tasks:
     config = os.path.join(REPO, "config", f"{task}.json")
@@ -989,6 +1025,19 @@ def mujoco_benchmark(args, report: dict) -> str:
         with open(os.path.join(exp_dir, constants.RUN_INFO_FILE)) as info_file:
           seed = json.load(info_file)["seed"]
       result["runs"].append({"seed": seed, **mujoco_comparison.summarize_run(exp_dir, task)})
+    peers = [(seed_of(path), os.path.abspath(path)) for path in existing_peers.get(task, [])]
+    if task in trained and args.mujoco_peer:
+      from sac_system.train_params_base import load_params
+      params = load_params(os.path.join(REPO, "sac_system", "envs", "gym_params.py"), config)
+      env_steps = params.total_train_steps + params.min_size_to_sample
+      for seed in [int(s) for s in args.seeds.split(",")]:
+        print(f"{task} seed {seed}: the reference, SBX SAC, {env_steps} env steps ...", flush=True)
+        peers.append((seed, mujoco_peer_run(args, task, env_id, seed, env_steps)))
+    result["reference_runs"] = [{
+        "seed": seed,
+        **mujoco_comparison.summarize_peer(path, task)} for seed, path in sorted(peers)]
+    result["statistics"] = mujoco_comparison.seed_statistics(result["runs"],
+                                                             result["reference_runs"])
     report["tasks"][task] = result
   stem = os.path.join(args.output_dir,
                       f"mujoco_{report['date'].replace(' ', '_').replace(':', '')}")
@@ -1239,6 +1288,13 @@ def main() -> int:
       "--mujoco_runs", default=None, metavar="TASK=EXP_DIR,...",
       help="also report on these existing runs, without training them (a task "
       "may appear once per run)")
+  parser.add_argument(
+      "--mujoco_peer", action="store_true",
+      help="with --mujoco: also train the same-machine reference, SBX's SAC with the "
+      "config's settings (scripts/peer_sbx_mujoco.py in .venv-peers), per seed, after ours")
+  parser.add_argument(
+      "--mujoco_peer_runs", default=None, metavar="TASK=JSONL,...",
+      help="also report on these existing reference runs (their file names carry seed<N>)")
   parser.add_argument("--mujoco_limit_minutes", type=float, default=240.0,
                       help="stop a MuJoCo training run after this long")
   parser.add_argument("--mujoco_skip_speed", action="store_true",
@@ -1260,7 +1316,7 @@ def main() -> int:
   if args.role:
     ROLES[args.role](args)
     return 0
-  mujoco = bool(args.mujoco or args.mujoco_runs)
+  mujoco = bool(args.mujoco or args.mujoco_runs or args.mujoco_peer_runs)
   args.seconds = args.seconds or (8.0 if args.quick or mujoco else 30.0)
   args.capacity = args.capacity or (20_000 if args.quick or mujoco else 1_000_000)
   args.repeats = args.repeats or (2 if args.quick else 5)

@@ -2,11 +2,15 @@
 trains and reports) and the tests import this module.
 
 From each run's metrics.jsonl it takes the greedy eval curve (against env steps and wall time),
-the return at given env steps (the mean of the evals in the last 20k env steps up to it, the
-window of two evals at the shipped eval interval), the wall time and env steps at which the eval
-first reaches given returns, and the training's env steps/s and gradient steps/s once the
-warm-up is over. `PUBLISHED` holds the reference numbers with their sources; `markdown` and
-`plot` put both side by side.
+the return at given env steps (the mean of the eval curve, linearly interpolated, at that step
+and 10k env steps before it: two evals' worth at the shipped eval interval, whatever the exact
+steps each side evaluated at), the wall time and env steps at which the eval first reaches
+given returns, and the training's env steps/s and gradient steps/s once the warm-up is over.
+The same-machine reference (SBX's SAC, `scripts/peer_sbx_mujoco.py`) is read from its JSON
+lines and summarized the same way; over seeds, both sides get the median, the interquartile
+mean with a 95 % bootstrap CI and the probability that a run of ours beats a reference run
+(`sac_system/aggregate.py`). `PUBLISHED` holds published numbers with their sources;
+`markdown` and `plot` put everything side by side.
 """
 
 import json
@@ -20,8 +24,10 @@ from sac_system import metrics
 from sac_system import plotting
 
 # Env steps at which returns are compared, and the returns whose first crossing is timed.
-COMPARE_AT = (100_000, 200_000, 300_000, 1_000_000)
+COMPARE_AT = (50_000, 100_000, 200_000, 300_000, 1_000_000)
 WINDOW = 20_000
+# Where in the window the curve is read: at the step and half the window before it.
+WINDOW_POINTS = (0.5, 1.0)
 THRESHOLDS = {
     "halfcheetah": (2000, 4000, 6000, 8000),
     "hopper": (1000, 2000, 3000),
@@ -149,12 +155,14 @@ def eval_curve(exp_dir: str) -> Dict[str, np.ndarray]:
 
 def return_at(curve: Dict[str, np.ndarray], env_steps: int,
               window: int = WINDOW) -> Optional[float]:
-  """Mean eval return over (env_steps - window, env_steps]; None if the run has no eval there
-  (it stopped earlier)."""
-  inside = (curve["env_steps"] > env_steps - window) & (curve["env_steps"] <= env_steps)
-  if not inside.any() or curve["env_steps"].max() < env_steps - window / 2:
+  """The eval curve's mean, linearly interpolated, at `env_steps` and at half the window
+  before it (100k and 90k): both sides of a comparison read at the same env steps, wherever
+  their evals fell. None if the run's evals do not reach that far or start later."""
+  steps, returns = curve["env_steps"], curve["return"]
+  points = [env_steps - window * (1.0 - fraction) for fraction in WINDOW_POINTS]
+  if not len(steps) or steps.max() < env_steps or steps.min() > points[0]:
     return None
-  return float(curve["return"][inside].mean())
+  return float(np.mean(np.interp(points, steps, returns)))
 
 
 def first_reaching(curve: Dict[str, np.ndarray], threshold: float) -> Optional[Dict[str, float]]:
@@ -187,19 +195,82 @@ def training_rates(exp_dir: str) -> Dict[str, float]:
       "train_steps": float(last["train_step"])}
 
 
-def summarize_run(exp_dir: str, task: str) -> Dict[str, Any]:
-  curve = eval_curve(exp_dir)
+def summarize_curve(curve: Dict[str, np.ndarray], task: str) -> Dict[str, Any]:
+  """Returns at COMPARE_AT, the final and best return, the first reaching of each threshold,
+  and the curve itself."""
   return {
-      "exp_dir": exp_dir,
       "returns_at": {
           str(n): return_at(curve, n) for n in COMPARE_AT},
       "final_return": float(curve["return"][-1]),
       "best_return": float(curve["return"].max()),
       "first_reaching": {
           str(t): first_reaching(curve, t) for t in THRESHOLDS.get(task, ())},
-      "rates": training_rates(exp_dir),
       "curve": {
           key: values.tolist() for key, values in curve.items()}}
+
+
+def summarize_run(exp_dir: str, task: str) -> Dict[str, Any]:
+  return {
+      "exp_dir": exp_dir,
+      **summarize_curve(eval_curve(exp_dir), task), "rates": training_rates(exp_dir)}
+
+
+def peer_records(path: str) -> List[Dict[str, Any]]:
+  """The evaluation records of a reference run (`scripts/peer_sbx_mujoco.py`'s JSON lines),
+  without its final line."""
+  with open(path) as peer_file:
+    records = [json.loads(line) for line in peer_file if line.strip()]
+  return [record for record in records if not record.get("final")]
+
+
+def peer_curve(path: str) -> Dict[str, np.ndarray]:
+  """A reference run's greedy eval return against env steps and wall minutes (from its
+  script's first statement, imports included, as ours counts from the launcher's start)."""
+  records = peer_records(path)
+  if not records:
+    raise ValueError(f"{path}: the reference run has no evaluation yet")
+  return {
+      "env_steps": np.array([r["env_steps"] for r in records], dtype=float),
+      "minutes": np.array([r["wall_seconds"] / 60.0 for r in records]),
+      "return": np.array([r["average_return"] for r in records])}
+
+
+def summarize_peer(path: str, task: str) -> Dict[str, Any]:
+  """A reference run summarized like ours; its rates between its first and last evaluation
+  (one gradient step per env step there), eval time left out."""
+  records = peer_records(path)
+  curve = peer_curve(path)
+  first, last = records[0], records[-1]
+  seconds = (last["wall_seconds"] - first["wall_seconds"] - sum(r["eval_seconds"]
+                                                                for r in records[1:]))
+  rate = (last["grad_steps"] - first["grad_steps"]) / seconds if seconds > 0 else None
+  return {
+      "path": path,
+      **summarize_curve(curve, task), "rates": {
+          "grad_steps_per_second": rate,
+          "wall_minutes": float(curve["minutes"][-1]),
+          "env_steps": float(curve["env_steps"][-1])}}
+
+
+def seed_statistics(ours: Sequence[Dict[str, Any]], reference: Sequence[Dict[str, Any]],
+                    reps: int = 10_000) -> Dict[str, Dict[str, Any]]:
+  """Per COMPARE_AT step both sides reach: each side's median and IQM with its 95 % CI over
+  seeds, and P(a run of ours > a reference run) with its CI."""
+  from sac_system import aggregate
+  statistics = {}
+  for n in COMPARE_AT:
+    ours_values = [r["returns_at"][str(n)] for r in ours if r["returns_at"][str(n)] is not None]
+    peer_values = [
+        r["returns_at"][str(n)] for r in reference if r["returns_at"][str(n)] is not None]
+    if not ours_values or not peer_values:
+      continue
+    entry: Dict[str, Any] = {"ours_seeds": len(ours_values), "reference_seeds": len(peer_values)}
+    for side, values in (("ours", ours_values), ("reference", peer_values)):
+      entry[f"{side}_median"] = float(np.median(values))
+      entry[f"{side}_iqm"] = aggregate.interval(values, "iqm", reps)
+    entry["p_ours_better"] = aggregate.probability_of_improvement(ours_values, peer_values, reps)
+    statistics[str(n)] = entry
+  return statistics
 
 
 def bound(rates: Dict[str, float], learner_alone: Optional[float],
@@ -218,57 +289,106 @@ def _fmt(value: Optional[float]) -> str:
   return "-" if value is None else f"{value:.0f}"
 
 
+def _short(path: str) -> str:
+  """A run's folder and name, e.g. items32/seed0."""
+  return "/".join(os.path.normpath(path).split(os.sep)[-2:])
+
+
+def _ci(estimate) -> str:
+  point, low, high = estimate
+  return f"{point:.0f} [{low:.0f}, {high:.0f}]"
+
+
+def _median_row(label: str, runs: Sequence[Dict[str, Any]], steps: Sequence[int]) -> str:
+  medians = []
+  for n in steps:
+    values = [r["returns_at"][str(n)] for r in runs if r["returns_at"][str(n)] is not None]
+    medians.append(float(np.median(values)) if values else None)
+  return f"| {label}, median of {len(runs)} seeds | " + " | ".join(_fmt(m)
+                                                                   for m in medians) + " | |"
+
+
+def _threshold_cells(run: Dict[str, Any], thresholds: Sequence[float]) -> str:
+  cells = []
+  for t in thresholds:
+    hit = run["first_reaching"][str(t)]
+    cells.append("not reached" if hit is
+                 None else f"{hit['minutes']:.1f} min, {hit['env_steps'] / 1000:.0f}k steps")
+  return " | ".join(cells)
+
+
 def markdown(report: Dict[str, Any]) -> str:
-  """The comparison table, per task: ours (each seed, median) next to each published source."""
+  """The comparison table, per task: ours (each seed, median), the same-machine reference
+  (each seed, median) and their statistics over seeds, then each published source."""
   lines = [
-      f"# SAC on MuJoCo against published results ({report['date']})", "",
+      f"# SAC on MuJoCo: ours, the same-machine reference and published results "
+      f"({report['date']})", "",
       f"Machine: {report['machine']['cpu_model']}, {report['machine']['allowed_cpus']} CPUs. "
-      f"Command: `{report['command']}`", ""]
+      f"Command: `{report['command']}`", "",
+      f"Return at N env steps: the greedy eval curve (5 episodes per eval), linearly "
+      f"interpolated, averaged at N and N - {WINDOW // 2000}k.", ""]
   for task, result in report["tasks"].items():
     runs = result["runs"]
-    steps = [n for n in COMPARE_AT if any(run["returns_at"][str(n)] is not None for run in runs)]
+    reference = result.get("reference_runs", [])
+    everything = list(runs) + list(reference)
+    steps = [
+        n for n in COMPARE_AT if any(run["returns_at"][str(n)] is not None for run in everything)]
     steps = steps or list(COMPARE_AT[:1])
     lines += [
         f"## {result['env_id']}", "", "| | " + " | ".join(f"{n // 1000}k env steps"
                                                           for n in steps) + " | notes |",
         "|---|" + "---|" * len(steps) + "---|"]
     for run in runs:
-      lines.append(f"| ours, seed {run['seed']} (eval mean over the last {WINDOW // 1000}k) | "
+      lines.append(f"| ours, seed {run['seed']} | "
                    + " | ".join(_fmt(run["returns_at"][str(n)])
-                                for n in steps) + f" | {os.path.basename(run['exp_dir'])} |")
+                                for n in steps) + f" | {run['exp_dir']} |")
     if len(runs) > 1:
-      medians = [
-          np.median([r["returns_at"][str(n)] for r in runs if r["returns_at"][str(n)] is not None])
-          for n in steps]
-      lines.append(f"| ours, median of {len(runs)} seeds | " + " | ".join(_fmt(m) for m in medians)
-                   + " | |")
-    for reference in PUBLISHED.get(task, []):
-      lines.append(f"| [{reference['source']}]({reference['url']}) ({reference['version']}, "
-                   f"{reference['what']}) | "
-                   + " | ".join(_fmt(reference["points"].get(n))
-                                for n in steps) + f" | {reference['note']} |")
+      lines.append(_median_row("ours", runs, steps))
+    for run in reference:
+      lines.append(f"| reference (SBX SAC, same settings), seed {run['seed']} | "
+                   + " | ".join(_fmt(run["returns_at"][str(n)])
+                                for n in steps) + f" | {run['path']} |")
+    if len(reference) > 1:
+      lines.append(_median_row("reference", reference, steps))
+    for published in PUBLISHED.get(task, []):
+      lines.append(f"| [{published['source']}]({published['url']}) ({published['version']}, "
+                   f"{published['what']}) | "
+                   + " | ".join(_fmt(published["points"].get(n))
+                                for n in steps) + f" | {published['note']} |")
+    statistics = result.get("statistics") or {}
+    if statistics:
+      lines += [
+          "", "| env steps | ours: IQM [95 % CI] | reference: IQM [95 % CI] | "
+          "P(ours > reference) [95 % CI] | seeds |", "|---|---|---|---|---|"]
+      for n, entry in statistics.items():
+        p_point, p_low, p_high = entry["p_ours_better"]
+        lines.append(f"| {int(n) // 1000}k | {_ci(entry['ours_iqm'])} | "
+                     f"{_ci(entry['reference_iqm'])} | {p_point:.2f} [{p_low:.2f}, "
+                     f"{p_high:.2f}] | {entry['ours_seeds']} vs {entry['reference_seeds']} |")
     lines += [
         "", "| run | env steps/s | grad steps/s | warm-up | wall time | what bounds it |",
         "|---|---|---|---|---|---|"]
     for run in runs:
       rates = run["rates"]
       lines.append(
-          f"| seed {run['seed']} | {rates['env_steps_per_second']:.0f} | "
+          f"| ours, seed {run['seed']} | {rates['env_steps_per_second']:.0f} | "
           f"{rates['grad_steps_per_second']:.0f} | {rates['warmup_seconds']:.0f} s | "
           f"{rates['wall_minutes']:.1f} min for {rates['env_steps'] / 1000:.0f}k env steps | "
           f"{bound(rates, result.get('learner_alone'), result.get('worker_alone'))} |")
+    for run in reference:
+      rates = run["rates"]
+      lines.append(f"| reference, seed {run['seed']} | {_fmt(rates['grad_steps_per_second'])} | "
+                   f"{_fmt(rates['grad_steps_per_second'])} | - | {rates['wall_minutes']:.1f} min "
+                   f"for {rates['env_steps'] / 1000:.0f}k env steps | one process |")
     thresholds = THRESHOLDS.get(result["task"], ())
     if thresholds:
       lines += [
           "", "| run | " + " | ".join(f"first eval >= {t}" for t in thresholds) + " |",
           "|---|" + "---|" * len(thresholds)]
       for run in runs:
-        cells = []
-        for t in thresholds:
-          hit = run["first_reaching"][str(t)]
-          cells.append("not reached" if hit is
-                       None else f"{hit['minutes']:.1f} min, {hit['env_steps'] / 1000:.0f}k steps")
-        lines.append(f"| seed {run['seed']} | " + " | ".join(cells) + " |")
+        lines.append(f"| ours, seed {run['seed']} | {_threshold_cells(run, thresholds)} |")
+      for run in reference:
+        lines.append(f"| reference, seed {run['seed']} | {_threshold_cells(run, thresholds)} |")
     lines.append("")
   return "\n".join(lines) + "\n"
 
@@ -287,9 +407,15 @@ def plot(report: Dict[str, Any], path: str) -> str:
       label = f"sac_system seed {run['seed']}"
       left.plot(curve["env_steps"], curve["return"], color=f"C{index}", label=label)
       right.plot(curve["minutes"], curve["return"], color=f"C{index}", label=label)
+    for index, run in enumerate(result.get("reference_runs", [])):
+      curve = run["curve"]
+      label = "reference (SBX SAC)" if index == 0 else None
+      left.plot(curve["env_steps"], curve["return"], color="gray", linestyle="--", label=label)
+      right.plot(curve["minutes"], curve["return"], color="gray", linestyle="--", label=label)
+    everything = list(result["runs"]) + list(result.get("reference_runs", []))
     for index, reference in enumerate(PUBLISHED.get(task, [])):
       points = sorted(reference["points"].items())
-      limit = max(max(run["curve"]["env_steps"]) for run in result["runs"]) * 1.15
+      limit = max(max(run["curve"]["env_steps"]) for run in everything) * 1.15
       shown = [(n, value) for n, value in points if n <= limit]
       if shown:
         left.plot(*zip(*shown), linestyle="none", marker=markers[index % len(markers)],

@@ -270,6 +270,15 @@ def test_worker_loop_curriculum_evaluation_and_end(tmp_path, eval_follows):
   curriculum = [r["curriculum/target"] for r in records if "curriculum/target" in r]
   assert curriculum == [0.5, 1.0]
   assert sum(len(rows) for rows in writer.items) >= 7 * params.collect_steps_per_iteration
+  # policy lag: chunks collected with the weights of steps 10, 40, 60, 65, 70, written before
+  # the pulls of 40, 60, 65, 70, 80 (the random chunks of step 0 have no weights)
+  lags = [r for r in records if "collect/policy_lag_median" in r]
+  assert lags
+  if len(lags) == 1:
+    assert lags[0]["collect/policy_lag_median"] == 10.0
+    assert lags[0]["collect/policy_lag_max"] == 30.0
+    assert lags[0]["collect/policy_lag_p90"] == pytest.approx(26.0)
+  assert max(r["collect/policy_lag_max"] for r in lags) == 30.0
   # while the pulled train_step is 0 (pulls 1 and 2) the worker acts at random; afterwards
   # (pulls 3 to 7) with the collect policy; pull 8 is the end, with no collection
   assert source.pulls == 8

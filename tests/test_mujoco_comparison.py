@@ -51,8 +51,9 @@ def write_run(exp_dir, seed=0):
 def test_returns_at_equal_env_steps_time_to_returns_and_rates(tmp_path):
   write_run(str(tmp_path))
   curve = mujoco_comparison.eval_curve(str(tmp_path))
-  # evals at 20k, 30k, ... 310k with return = steps / 100; the window (80k, 100k] holds 90k, 100k
+  # evals at 20k, 30k, ... 310k with return = steps / 100; read at 90k and 100k
   assert mujoco_comparison.return_at(curve, 100_000) == pytest.approx(950.0)
+  assert mujoco_comparison.return_at(curve, 25_000) is None  # 15k is before the first eval
   assert mujoco_comparison.return_at(curve, 300_000) == pytest.approx(2950.0)
   assert mujoco_comparison.return_at(curve, 1_000_000) is None  # the run stopped at 310k
   hit = mujoco_comparison.first_reaching(curve, 2000)
@@ -96,6 +97,71 @@ def test_the_harness_reports_existing_runs(tmp_path):
   assert runs[0]["returns_at"]["300000"] == pytest.approx(2950.0)
   text = open(tmp_path / "out" / names[1]).read()
   assert "## Hopper-v5" in text and "| ours, seed 4" in text and "| ours, seed 5" in text
-  assert "| ours, median of 2 seeds | 950 | 1950 | 2950 |" in text
+  assert "| ours, median of 2 seeds | 450 | 950 | 1950 | 2950 |" in text
   for reference in mujoco_comparison.PUBLISHED["hopper"]:
     assert reference["source"] in text
+
+
+def write_peer(path, seed_offset=0.0, steps_offset=0):
+  """A reference run's JSON lines: an eval every 10,000 env steps from 10,001 (shifted by
+  `steps_offset`), return = env steps / 100 + `seed_offset`, 100 env steps/s, 2 s per eval."""
+  with open(path, "w") as peer:
+    for k in range(12):
+      env_steps = 10_001 + 10_000 * k + steps_offset
+      peer.write(
+          json.dumps({
+              "env_steps": env_steps,
+              "grad_steps": env_steps - 10_000,
+              "wall_seconds": 10 + 102 * k,
+              "eval_seconds": 2.0,
+              "average_return": env_steps / 100 + seed_offset}) + "\n")
+    peer.write(json.dumps({"final": True, "reason": "done"}) + "\n")
+
+
+def test_both_sides_are_read_at_the_same_env_steps_whatever_their_cadence(tmp_path):
+  # the same underlying curve (return = env steps / 100) evaluated at other steps
+  for offset in (0, 1_050, 4_999):
+    write_peer(str(tmp_path / "peer_seed0.jsonl"), steps_offset=offset)
+    curve = mujoco_comparison.peer_curve(str(tmp_path / "peer_seed0.jsonl"))
+    assert mujoco_comparison.return_at(curve, 100_000) == pytest.approx(950.0), offset
+  summary = mujoco_comparison.summarize_peer(str(tmp_path / "peer_seed0.jsonl"), "hopper")
+  assert summary["rates"]["grad_steps_per_second"] == pytest.approx(100.0)  # evals left out
+  assert summary["first_reaching"]["1000"]["env_steps"] == 100_001 + 4_999
+
+
+def test_seed_statistics_against_the_reference(tmp_path):
+  ours, reference = [], []
+  for seed in range(5):
+    write_run(str(tmp_path / f"ours{seed}"), seed=seed)
+    ours.append(mujoco_comparison.summarize_run(str(tmp_path / f"ours{seed}"), "hopper"))
+    write_peer(str(tmp_path / f"peer_seed{seed}.jsonl"), seed_offset=100.0 * (seed + 1))
+    reference.append(
+        mujoco_comparison.summarize_peer(str(tmp_path / f"peer_seed{seed}.jsonl"), "hopper"))
+  statistics = mujoco_comparison.seed_statistics(ours, reference, reps=500)
+  assert set(statistics) == {"50000", "100000"}  # the reference stops at 120k
+  entry = statistics["100000"]
+  assert entry["ours_median"] == pytest.approx(950.0)
+  assert entry["reference_median"] == pytest.approx(950.0 + 300.0)
+  assert entry["p_ours_better"][0] == 0.0  # every reference seed is ahead
+  point, low, high = entry["reference_iqm"]
+  assert point == pytest.approx(950.0 + 300.0) and low <= point <= high
+  report = {
+      "date": "d",
+      "command": "c",
+      "machine": {
+          "cpu_model": "x",
+          "allowed_cpus": 2},
+      "tasks": {
+          "hopper": {
+              "task": "hopper",
+              "env_id": "Hopper-v5",
+              "runs": ours,
+              "reference_runs": [{
+                  "seed": i,
+                  **r} for i, r in enumerate(reference)],
+              "statistics": statistics}}}
+  for run, seed in zip(ours, range(5)):
+    run["seed"] = seed
+  text = mujoco_comparison.markdown(report)
+  assert "| reference, median of 5 seeds | 750 | 1250 |" in text
+  assert "| 100k | 950 [950, 950] | 1250 [" in text and "| 0.00 [0.00, 0.00] | 5 vs 5 |" in text
