@@ -46,6 +46,10 @@ TRAINING_PLOT = "training.png"
 # (hyperparameter replay_server_timeout_seconds): the launcher stops the run instead of
 # restarting the program.
 EXIT_REPLAY_SERVER_GONE = 3
+# Exit code of a program whose write met a full disk (ENOSPC) or quota (EDQUOT): its last
+# complete checkpoint is kept; the launcher waits for free space, then restarts it
+# (docs/design.md §8.7).
+EXIT_DISK_FULL = 4
 
 # Program names, as used for log files (`logs/<program>.log`), the CPU plan and `source` in
 # metrics.jsonl.

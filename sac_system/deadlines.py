@@ -15,6 +15,7 @@ import time
 from typing import Any, Callable, Optional
 
 from sac_system import constants
+from sac_system import files
 
 
 class ReplayServerGoneError(RuntimeError):
@@ -104,7 +105,8 @@ def call_with_deadline(function: Callable[[], Any], what: str, timeout_s: float,
 
 def exit_when_replay_server_gone(run: Callable[[], int], logger: logging.Logger) -> int:
   """Runs a program's main loop; a `ReplayServerGoneError` becomes one logged error line and
-  exit code EXIT_REPLAY_SERVER_GONE (abandoned waiting threads do not delay the exit)."""
+  exit code EXIT_REPLAY_SERVER_GONE (abandoned waiting threads do not delay the exit), a full
+  disk one line and EXIT_DISK_FULL."""
   try:
     return run()
   except ReplayServerGoneError as error:
@@ -112,3 +114,12 @@ def exit_when_replay_server_gone(run: Callable[[], int], logger: logging.Logger)
     print(f"error: {error}", file=sys.stderr, flush=True)
     logging.shutdown()
     os._exit(constants.EXIT_REPLAY_SERVER_GONE)
+  except Exception as error:  # a full disk is told apart from any other failure
+    if not files.disk_full(error):
+      raise
+    # One line: what failed; the checkpoints written before it are complete and kept.
+    logger.error(
+        "disk full: %s; writes stopped, the last complete checkpoint is kept; "
+        "exiting for the launcher to wait for free space", first_line(error))
+    logging.shutdown()
+    os._exit(constants.EXIT_DISK_FULL)

@@ -9,7 +9,7 @@ Pure module.
 import contextlib
 import json
 import os
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 
 @contextlib.contextmanager
@@ -41,3 +41,22 @@ def write_text(path: str, text: str) -> None:
 def write_json(path: str, value: Any) -> None:
   """Writes `value` as indented JSON to `path` atomically."""
   write_text(path, json.dumps(value, indent=2) + "\n")
+
+
+DISK_FULL_MESSAGES = ("No space left on device", "Disk quota exceeded")
+
+
+def disk_full(error: BaseException) -> bool:
+  """Whether `error` (or one it was raised from) is a full disk or quota: an OSError with
+  ENOSPC/EDQUOT, or a TensorFlow/Reverb error carrying the OS's message."""
+  import errno
+  seen = set()
+  current: Optional[BaseException] = error
+  while current is not None and id(current) not in seen:
+    seen.add(id(current))
+    if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+      return True
+    if any(message in str(current) for message in DISK_FULL_MESSAGES):
+      return True
+    current = current.__cause__ or current.__context__
+  return False

@@ -31,6 +31,8 @@ import sys
 import time
 from typing import Dict, List, Optional
 
+import numpy as np
+
 from sac_system import constants
 from sac_system import cpu_allocation
 from sac_system import errors
@@ -57,13 +59,19 @@ RESTART_BACKOFF_S = 2.0
 RESTART_BACKOFF_MAX_S = 30.0
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 600.0
+# A program stopped by a full disk is restarted once DISK_FREE_TO_RESUME_MB are free on the exp
+# dir's file system, checked every DISK_CHECK_INTERVAL_S; after DISK_FULL_WAIT_S the run stops.
+DISK_FREE_TO_RESUME_MB = 64
+DISK_CHECK_INTERVAL_S = 10.0
+DISK_FULL_WAIT_S = 900.0
 PROGRESS_INTERVAL_S = 5.0
 # Resident memory of one program (TensorFlow + tf-agents + Reverb client), for the capacity
 # check; the measured peaks of each program are in benchmarks/README.md.
 PROGRAM_MEMORY_MB = 500
 MAX_WORKERS_PER_CPU = 8
-# Below this much free disk space a run would soon fail writing checkpoints: refuse to start.
-MIN_FREE_DISK_MB = 512
+# Below this much free disk space not even a program's log fits: refuse to start (what the run
+# itself will write is estimated from its settings: `check_footprint`).
+MIN_FREE_DISK_MB = 16
 # What one launcher runs: everything, the head of a multi-node job, or some of its workers.
 ROLE_ALL, ROLE_HEAD, ROLE_WORKERS = "all", "head", "workers"
 
@@ -133,8 +141,41 @@ def check_exp_dir(exp_dir: str, source: str) -> bool:
   if free_mb < MIN_FREE_DISK_MB:
     raise UserInputError(
         source, "SAC_LOGS_DIR", f"only {free_mb} MB free on the disk of "
-        f"{parent}; a run needs at least {MIN_FREE_DISK_MB} MB for checkpoints")
+        f"{parent}; a run needs at least {MIN_FREE_DISK_MB} MB for its logs")
   return os.path.isfile(os.path.join(exp_dir, constants.RUN_INFO_FILE))
+
+
+def directory_bytes(path: str) -> int:
+  """Bytes of the files under `path` (0 when it does not exist)."""
+  total = 0
+  for root, _, names in os.walk(path):
+    for name in names:
+      try:
+        total += os.lstat(os.path.join(root, name)).st_size
+      except OSError:
+        pass
+  return total
+
+
+def check_footprint(variables: TrainingVariables, params: TrainParamsBase, sizes: Dict[str, int],
+                    resuming: bool, workers: int) -> None:
+  """The replay table against the memory of this machine (or SLURM job), and what the run
+  will write against the free space of the exp dir's file system (`checkpoints.footprint`);
+  on resume, what the exp dir already holds counts as written.
+
+  Raises:
+    UserInputError: naming hyperparameters.replay_capacity.
+  """
+  from sac_system import checkpoints
+  estimate = checkpoints.footprint(params, sizes["observation"], sizes["action"])
+  checkpoints.check_replay_memory(estimate, variables.config_path, 1 + workers, PROGRAM_MEMORY_MB)
+  parent = variables.exp_dir
+  while parent and not os.path.exists(parent):
+    parent = os.path.dirname(parent)
+  free = shutil.disk_usage(parent).free
+  if resuming:
+    free += directory_bytes(variables.exp_dir)
+  checkpoints.check_disk(estimate, free, f"the file system of {parent}", variables.config_path, log)
 
 
 def move_aside(exp_dir: str) -> str:
@@ -202,13 +243,15 @@ def check_resume_compatible(variables: TrainingVariables, params: TrainParamsBas
           "moved aside)")
 
 
-def check_params(variables: TrainingVariables, warn=None) -> TrainParamsBase:
+def check_params(variables: TrainingVariables, warn=None,
+                 sizes: Optional[Dict[str, int]] = None) -> TrainParamsBase:
   """`check_params_files` on the files a training-variables file names."""
-  return check_params_files(variables.params_path, variables.config_path, variables.seed, warn)
+  return check_params_files(variables.params_path, variables.config_path, variables.seed, warn,
+                            sizes)
 
 
-def check_params_files(params_path: str, config_path: str, seed: Optional[int] = None,
-                       warn=None) -> TrainParamsBase:
+def check_params_files(params_path: str, config_path: str, seed: Optional[int] = None, warn=None,
+                       sizes: Optional[Dict[str, int]] = None) -> TrainParamsBase:
   """Loads the params and builds both environments once: each gets one reset and one random
   step checked against its specs, and every curriculum value is tried on it
   (`env_contract.py`).
@@ -218,6 +261,7 @@ def check_params_files(params_path: str, config_path: str, seed: Optional[int] =
     config_path: The JSON config.
     seed: Overrides the params' seed (SAC_SEED), when given.
     warn: Called with one line per contract fallback in use (e.g. unseeded episodes).
+    sizes: When given, gets the collection env's "observation" and "action" sizes (floats).
 
   Returns:
     The validated `TrainParams`.
@@ -252,6 +296,9 @@ def check_params_files(params_path: str, config_path: str, seed: Optional[int] =
       if role == "eval":  # what plots draw as "solved" (gymnasium's reward_threshold)
         params.reward_threshold = getattr(env, "reward_threshold", None)
       env_contract.check_environment(env, params_path, role)
+      if sizes is not None and role == "collect":
+        for name, spec in (("observation", env.observation_spec()), ("action", env.action_spec())):
+          sizes[name] = sum(int(np.prod(leaf.shape)) for leaf in env_contract.leaves(spec))
       warnings += [line for line in env_contract.fallback_warnings(env) if line not in warnings]
       if role == "collect" or params.eval_follows_curriculum:
         env_contract.check_states(env, build, states, config_path, params_path)
@@ -315,13 +362,25 @@ class Program:
     self.restarts = 0
     self.restart_times: List[float] = []
     self.restart_at: Optional[float] = None
+    self.waiting_for_disk_since: Optional[float] = None  # stopped by a full disk since then
     self.finished = False  # exited 0 on its own
 
-  def start(self) -> None:
+  def start(self) -> bool:
+    """Starts the program; False (nothing started) when its log cannot be opened on a full
+    disk."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2",
                SAC_LAUNCHER_PID=str(os.getpid()), **self.extra_env)
     command = ["taskset", "-c", cpu_allocation.format_cpu_list(self.cpus)] + self.argv
-    with open(self.log_path, "ab") as log_file:
+    try:
+      log_file = open(self.log_path, "ab")  # noqa: SIM115  closed below, once the child has it
+      log_file.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} start (restart "
+                     f"{self.restarts}): {' '.join(command)}\n".encode())
+      log_file.flush()
+    except OSError as error:
+      if not files.disk_full(error):
+        raise
+      return False
+    with log_file:
       log_file.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} start (restart "
                      f"{self.restarts}): {' '.join(command)}\n".encode())
       log_file.flush()
@@ -331,6 +390,8 @@ class Program:
                                       stdin=subprocess.DEVNULL, env=env, cwd=REPO_ROOT,
                                       start_new_session=True)
     self.restart_at = None
+    self.waiting_for_disk_since = None
+    return True
 
   @property
   def running(self) -> bool:
@@ -529,8 +590,22 @@ class Launcher:
         continue
       if program.restart_at is not None:
         if now >= program.restart_at:
-          log(f"restarting {program.name} (restart {program.restarts})")
-          program.start()
+          if program.waiting_for_disk_since is not None:
+            free_mb = self.disk_free_mb()
+            if free_mb < DISK_FREE_TO_RESUME_MB:
+              if now - program.waiting_for_disk_since >= DISK_FULL_WAIT_S:
+                log(f"the disk of {self.exp_dir} stayed full ({free_mb} MB free) for "
+                    f"{DISK_FULL_WAIT_S / 60:.0f} min: stopping the run; free space and run "
+                    "the same command to resume it (the last complete checkpoints are kept)")
+                return 1
+              program.restart_at = now + DISK_CHECK_INTERVAL_S
+              continue
+            log(f"{free_mb} MB free again on the disk of {self.exp_dir}: restarting "
+                f"{program.name}")
+          else:
+            log(f"restarting {program.name} (restart {program.restarts})")
+          if not program.start():
+            self.wait_for_disk(program, now)
         continue
       code = program.process.poll()
       if code is None:
@@ -547,6 +622,9 @@ class Launcher:
             f"replay_server_timeout_seconds ({self.params.replay_server_timeout_seconds:.0f} s): "
             f"stopping the run. Its log ends with:\n{program.tail(5)}")
         return 1
+      if code == constants.EXIT_DISK_FULL:
+        self.wait_for_disk(program, now)
+        continue
       program.restart_times = [t for t in program.restart_times if now - t < RESTART_WINDOW_S]
       if len(program.restart_times) >= MAX_RESTARTS:
         log(f"{program.name} exited with code {code} and has been restarted {MAX_RESTARTS} "
@@ -562,17 +640,35 @@ class Launcher:
       self.record_restart(program, code)
     return None
 
+  def disk_free_mb(self) -> int:
+    return shutil.disk_usage(self.exp_dir).free // 2**20
+
+  def wait_for_disk(self, program: Program, now: float) -> None:
+    """A program stopped by a full disk (or whose log could not be opened) waits for free
+    space, checked every DISK_CHECK_INTERVAL_S, up to DISK_FULL_WAIT_S (not a crash: its
+    restarts are not counted)."""
+    if program.waiting_for_disk_since is None:
+      program.waiting_for_disk_since = now
+      log(f"{program.name} stopped: the disk of {self.exp_dir} is full ({self.disk_free_mb()} "
+          f"MB free); its last complete checkpoint is kept. Waiting up to "
+          f"{DISK_FULL_WAIT_S / 60:.0f} min for {DISK_FREE_TO_RESUME_MB} MB free, then it "
+          "restarts")
+    program.restart_at = now + DISK_CHECK_INTERVAL_S
+
   def run(self) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
       signal.signal(signum, self._on_signal)
     started = time.monotonic()
     clients = [p for p in self.programs if p is not self.server]
-    if self.server is not None:
-      self.server.start()
+    if self.server is not None and not self.server.start():
+      log(f"cannot open {self.server.log_path}: the disk of {self.exp_dir} is full; free "
+          "space and run the same command to resume")
+      return 1
     # The learner and workers start at once: they import TensorFlow and build their agents
     # (~4 s) while the server does, then wait for it (bounded, connect_and_make_reporter).
     for program in clients:
-      program.start()
+      if not program.start():
+        self.wait_for_disk(program, time.monotonic())
     if self.server is not None:
       if not self.wait_for_server():
         if self.stop_signal is None:
@@ -624,6 +720,14 @@ class Launcher:
     """Appends a launcher record (`start`, `restart`, `finished`) to metrics.jsonl; `start`
     is the clock that wall-time curves and sweeps' time to a threshold count from
     (docs/design.md §7)."""
+    try:
+      self._append_event(event, at, extra)
+    except OSError as error:
+      if not files.disk_full(error):
+        raise
+      log(f"could not record the {event} in metrics.jsonl: the disk is full")
+
+  def _append_event(self, event: str, at: Optional[float], extra: dict) -> None:
     metrics.append_record(
         self.exp_dir, {
             "time": round(time.time() if at is None else at, 3),
@@ -737,9 +841,15 @@ def main(argv=None) -> int:
     resuming = check_exp_dir(variables.exp_dir, variables.path)
     if variables.replay_port is not None and args.role != ROLE_WORKERS:
       check_port_free(variables.replay_host, variables.replay_port, variables.path)
-    params = check_params(variables)
+    sizes: Dict[str, int] = {}
+    params = check_params(variables, sizes=sizes)
+    if args.role != ROLE_WORKERS:
+      check_footprint(variables, params, sizes, resuming and not args.fresh,
+                      variables.num_collect_workers if args.role == ROLE_ALL else 0)
     if resuming and not args.fresh and args.role != ROLE_WORKERS:
       check_resume_compatible(variables, params)
+      from sac_system import checkpoints
+      checkpoints.verify_run(variables.exp_dir, log)
   except UserInputError as error:
     return errors.report(error)
   port = variables.replay_port or pick_free_port()

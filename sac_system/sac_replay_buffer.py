@@ -10,6 +10,8 @@ Talks to: the learner (samples transitions, pushes weights) and the workers (ins
 transitions, pull weights); they connect to host:port.
 """
 
+import os
+import shutil
 import time
 
 from absl import app
@@ -21,6 +23,29 @@ from sac_system import program
 program.define_run_flags()
 flags.DEFINE_integer("port", None, "Port to serve on.")
 flags.mark_flag_as_required("port")
+
+
+def checkpoint_or_say_why(client, logger, retry_s):
+  """Writes a replay checkpoint; on a full disk, says so in one line, removes the unfinished
+  one (a complete checkpoint has a DONE file: the newest complete one stays) and returns None,
+  so that the server serves on from memory and tries again `retry_s` later."""
+  from sac_system import files
+  from sac_system import replay_buffer
+  try:
+    return client.checkpoint()
+  except Exception as error:  # Reverb reports a failed write as several types
+    if not files.disk_full(error):
+      raise
+    directory = replay_buffer.checkpoint_dir(flags.FLAGS.exp_dir)
+    for name in os.listdir(directory):
+      if not os.path.exists(os.path.join(directory, name, "DONE")):
+        shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+    logger.error(
+        "disk full: the replay checkpoint was not written (%s); serving on from memory, the "
+        "last complete replay checkpoint is kept%s",
+        str(error).splitlines()[0][:200], f"; trying again in {retry_s:.0f} s"
+        if retry_s else ": the transitions since it are lost when the server stops")
+    return None
 
 
 def main(argv):
@@ -50,14 +75,17 @@ def main(argv):
       size, inserts = table_counts()
       if inserts != checkpointed_inserts:
         started = time.monotonic()
-        path = client.checkpoint()
-        logger.info("replay checkpoint written in %.1f s: %s (at least %d transitions)",
-                    time.monotonic() - started, path, size)
-        checkpointed_inserts = inserts
+        path = checkpoint_or_say_why(client, logger, params.replay_checkpoint_interval_seconds)
+        if path is not None:
+          logger.info("replay checkpoint written in %.1f s: %s (at least %d transitions)",
+                      time.monotonic() - started, path, size)
+          checkpointed_inserts = inserts
       last_checkpoint = time.monotonic()
   size, _ = table_counts()
-  logger.info("final replay checkpoint on %s written: %s (at least %d transitions)",
-              stop.signal_name, client.checkpoint(), size)
+  path = checkpoint_or_say_why(client, logger, None)
+  if path is not None:
+    logger.info("final replay checkpoint on %s written: %s (at least %d transitions)",
+                stop.signal_name, path, size)
   server.stop()
   logger.info("replay server stopped")
   return 0

@@ -405,7 +405,62 @@ def role_matmul(args) -> None:
   emit({"matmul_flops_per_second": matmul_flops_per_second(args.seconds / 3)})
 
 
+def role_replay_memory(args) -> None:
+  """One Reverb server in this process, a table of the replay contract's signature for rows of
+  --row_floats float32 in items of --rows_per_item, filled with --items random items: the
+  server's resident memory growth and its checkpoint's size, per transition and per item."""
+  import reverb
+  import tensorflow as tf
+  rows, per_item = args.row_floats, args.rows_per_item
+  directory = tempfile.mkdtemp(prefix="benchmark_replay_memory_")
+  signature = {"t": tf.TensorSpec([None, per_item, rows], tf.float32)}
+  table = reverb.Table("replay", reverb.selectors.Uniform(), reverb.selectors.Fifo(), 10**9,
+                       reverb.rate_limiters.MinSize(1), signature=signature)
+  server = reverb.Server([table], port=None,
+                         checkpointer=reverb.checkpointers.DefaultCheckpointer(directory))
+  client = reverb.Client(f"localhost:{server.port}")
+  rng = np.random.default_rng(0)
+  batch = rng.random((1000, per_item, rows), dtype=np.float32)
+  before = rss_mb()
+  with client.trajectory_writer(1) as writer:
+    for index in range(args.items):
+      writer.append({"t": batch[index % len(batch)]})
+      writer.create_item("replay", 1.0, {"t": writer.history["t"][-1:]})
+      if index % 1000 == 999:
+        writer.flush()
+  time.sleep(1.0)
+  grown = (rss_mb() - before) * 2**20
+  client.checkpoint()
+  written = sum(
+      os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(directory)
+      for name in names)
+  shutil.rmtree(directory, ignore_errors=True)
+  transitions = args.items * per_item
+  emit({
+      "row_floats": rows,
+      "rows_per_item": per_item,
+      "items": args.items,
+      "raw_bytes_per_transition": 4 * rows,
+      "memory_bytes_per_transition": grown / transitions,
+      "memory_bytes_per_item_beyond_rows": grown / args.items - 4 * rows * per_item,
+      "checkpoint_bytes_per_transition": written / transitions,
+      "checkpoint_bytes_per_item_beyond_rows": written / args.items - 4 * rows * per_item})
+
+
+def replay_memory_benchmark(args) -> list:
+  """What a stored transition costs Reverb, for Pendulum's and Hopper's rows, in items of 1 and
+  of 32 (sac_system/checkpoints.py's REPLAY_*_BYTES_PER_ITEM)."""
+  results = []
+  for row_floats in (11, 29):  # Pendulum: 2 x 3 + 1 + 4; Hopper: 2 x 11 + 3 + 4
+    for per_item, items in ((1, 100_000), (32, 5_000)):
+      results.append(
+          run_role(args, "replay_memory", 0, row_floats=row_floats, rows_per_item=per_item,
+                   items=items))
+  return results
+
+
 ROLES = {
+    "replay_memory": role_replay_memory,
     "matmul": role_matmul,
     "server": role_server,
     "insert": role_insert,
@@ -1194,6 +1249,14 @@ def markdown(report: dict) -> str:
         f"{speed['replay_server'].get('peak_rss_mb', 0):.0f} / "
         f"{speed['learner_ours']['peak_rss_mb']:.0f} / "
         f"{speed['collection']['peak_rss_mb']:.0f} MB |"]
+  for entry in report.get("replay_memory", []):
+    lines.append(
+        f"| Reverb per transition, rows of {entry['row_floats']} floats "
+        f"({entry['raw_bytes_per_transition']} B raw), items of {entry['rows_per_item']} | "
+        f"memory {entry['memory_bytes_per_transition']:.0f} B "
+        f"({entry['memory_bytes_per_item_beyond_rows']:.0f} B/item beyond the rows), "
+        f"checkpoint {entry['checkpoint_bytes_per_transition']:.0f} B "
+        f"({entry['checkpoint_bytes_per_item_beyond_rows']:.0f} B/item) |")
   probe = report.get("replay_checkpoint") or (speed or {}).get("replay_checkpoint")
   if probe:
     lines += [
@@ -1303,6 +1366,12 @@ def main() -> int:
       "--replay_checkpoint", action="store_true",
       help="only time replay checkpoints of a table filled to --capacity "
       "transitions, and the pause they cause to inserts and samples")
+  parser.add_argument(
+      "--replay_memory", action="store_true",
+      help="only measure what a stored transition costs Reverb in memory and in a checkpoint, "
+      "for rows of 11 and 29 floats in items of 1 and 32")
+  parser.add_argument("--row_floats", type=int, help=argparse.SUPPRESS)
+  parser.add_argument("--rows_per_item", type=int, help=argparse.SUPPRESS)
   parser.add_argument("--repeats", type=int, default=None,
                       help="replay checkpoints timed (default 5; --quick 2)")
   parser.add_argument("--output_dir", default=os.path.join(REPO, "benchmarks"))
@@ -1351,7 +1420,9 @@ def main() -> int:
       "critic_joint_fc_layers": list(params.critic_joint_fc_layers),
       "seconds_per_part": args.seconds,
       "solved_return": args.solved_return}
-  if args.replay_checkpoint:
+  if args.replay_memory:
+    report["replay_memory"] = replay_memory_benchmark(args)
+  elif args.replay_checkpoint:
     report["replay_checkpoint"] = replay_checkpoint_benchmark(args)
   elif not args.only_time_to_solve and not args.run_throughput:
     report["speed"] = speed_benchmarks(args)
@@ -1381,6 +1452,7 @@ def main() -> int:
   stem = os.path.join(
       args.output_dir, f"results_{now.strftime('%Y-%m-%d_%H%M')}" +
       ("_quick" if args.quick else "") + ("_replay_checkpoint" if args.replay_checkpoint else "") +
+      ("_replay_memory" if args.replay_memory else "") +
       ("_worker_scaling" if args.scaling_config else ""))
   with open(stem + ".json", "w") as json_file:
     json.dump(report, json_file, indent=2)

@@ -68,6 +68,8 @@ EXPECTED = {
                                               "be in [0, 12.0], got 15.0", LUNAR),
     "lunar_config_bad_distribution.json": ("env_kwargs: gravity_distribution must be one of "
                                            "uniform, normal, got 'gaussian'", LUNAR),
+    "config_replay_too_big.json": ("hyperparameters.replay_capacity: a full replay table holds "
+                                   "about", GYM),
     "config_eval_follows_not_bool.json": ("eval_follows_curriculum: expected true or false, "
                                           "got 'yes'", GYM),
     "minitaur_config_unknown_key.json": ("env_kwargs: unknown set_state key 'payload' for "

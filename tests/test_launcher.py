@@ -62,7 +62,8 @@ def test_check_exp_dir(tmp_path):
 
 
 def test_restart_back_off_and_crash_loop(tmp_path, monkeypatch):
-  monkeypatch.setattr(launcher.Program, "start", lambda self: setattr(self, "restart_at", None))
+  monkeypatch.setattr(launcher.Program, "start", lambda self:
+                      (setattr(self, "restart_at", None), True)[1])
 
   class Exited:
 
@@ -104,6 +105,27 @@ def test_restart_back_off_and_crash_loop(tmp_path, monkeypatch):
   run.programs[2].process = Exited(None)
   run.programs[1].process = Exited(0)
   assert run.supervise_once() == 0  # the learner finishing ends the run
+
+  # a full disk: not a crash; the program waits for free space, then restarts; a disk that
+  # stays full stops the run
+  free = {"mb": 0}
+  monkeypatch.setattr(FakeLauncher, "disk_free_mb", lambda self: free["mb"])
+  learner = run.programs[1]
+  learner.process, learner.finished = Exited(launcher.constants.EXIT_DISK_FULL), False
+  assert run.supervise_once() is None and learner.waiting_for_disk_since is not None
+  for _ in range(3):  # checked again and again, never counted as restarts
+    learner.restart_at = 0
+    assert run.supervise_once() is None and learner.restart_at > 0
+  assert learner.restarts == 0
+  free["mb"] = launcher.DISK_FREE_TO_RESUME_MB
+  learner.restart_at = 0
+  assert run.supervise_once() is None and learner.restart_at is None
+  free["mb"] = 0
+  learner.process = Exited(launcher.constants.EXIT_DISK_FULL)
+  assert run.supervise_once() is None
+  learner.waiting_for_disk_since -= launcher.DISK_FULL_WAIT_S
+  learner.restart_at = 0
+  assert run.supervise_once() == 1
 
   workers_only = FakeLauncher()
   workers_only.programs = workers_only.workers = workers_only.programs[2:]
@@ -150,8 +172,8 @@ def test_move_aside_keeps_the_old_run(tmp_path):
 
 def test_too_little_disk_space_is_refused(tmp_path, monkeypatch):
   usage = launcher.shutil.disk_usage(str(tmp_path))
-  monkeypatch.setattr(launcher.shutil, "disk_usage", lambda _: usage._replace(free=100 * 2**20))
-  with pytest.raises(UserInputError, match="SAC_LOGS_DIR: only 100 MB free"):
+  monkeypatch.setattr(launcher.shutil, "disk_usage", lambda _: usage._replace(free=10 * 2**20))
+  with pytest.raises(UserInputError, match="SAC_LOGS_DIR: only 10 MB free"):
     launcher.check_exp_dir(str(tmp_path / "run"), "v.sh")
 
 
