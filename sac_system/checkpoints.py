@@ -233,5 +233,34 @@ def verify_run(exp_dir: str, warn: Callable[[str], None]) -> Dict[str, List[str]
   return moved
 
 
+def set_aside_unfinished(exp_dir: str, warn: Callable[[str], None]) -> List[str]:
+  """What a learner checkpoint write cut short leaves (a full disk, a kill), for the learner's
+  start: a `ckpt-N_temp` folder, never restorable, is deleted (it holds the space the write
+  took); a `ckpt-N` newer than the newest one the state file lists that cannot be read (its
+  index merged only in part) is moved aside. The checkpoints the state file lists are left.
+
+  Returns:
+    The paths deleted or moved.
+  """
+  import tensorflow as tf
+  directory = os.path.join(exp_dir, constants.TRAIN_DIR, constants.LEARNER_CHECKPOINTS_DIR)
+  done = []
+  for unfinished in glob.glob(os.path.join(directory, "ckpt-*_temp*")):
+    warn(f"removing an unfinished learner checkpoint write: {unfinished}")
+    shutil.rmtree(unfinished, ignore_errors=True)
+    done.append(unfinished)
+  latest = tf.train.latest_checkpoint(directory)
+  newest = learner_step_of(latest) if latest else -1
+  for step in learner_checkpoint_steps(directory):
+    prefix = os.path.join(directory, f"ckpt-{step}")
+    if step > newest and unreadable(prefix) is not None:
+      paths = glob.glob(prefix + ".*")
+      target = move_aside(paths, exp_dir, time.strftime("%Y%m%d-%H%M%S"))
+      warn(f"an unfinished learner checkpoint {prefix} (newer than the newest complete one) "
+           f"moved aside to {target}")
+      done += paths
+  return done
+
+
 def learner_step_of(prefix: str) -> int:
   return int(prefix.rsplit("-", 1)[1])

@@ -19,6 +19,7 @@
 """
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -371,19 +372,20 @@ class Program:
     env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2",
                SAC_LAUNCHER_PID=str(os.getpid()), **self.extra_env)
     command = ["taskset", "-c", cpu_allocation.format_cpu_list(self.cpus)] + self.argv
+    log_file = None
     try:
       log_file = open(self.log_path, "ab")  # noqa: SIM115  closed below, once the child has it
       log_file.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} start (restart "
                      f"{self.restarts}): {' '.join(command)}\n".encode())
       log_file.flush()
     except OSError as error:
+      if log_file is not None:
+        with contextlib.suppress(OSError):  # its buffer cannot be written either
+          log_file.close()
       if not files.disk_full(error):
         raise
       return False
     with log_file:
-      log_file.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} start (restart "
-                     f"{self.restarts}): {' '.join(command)}\n".encode())
-      log_file.flush()
       # A new session: a Ctrl-C in the terminal reaches only the launcher, which then stops
       # the programs in order (learner and workers first, the server last).
       self.process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT,

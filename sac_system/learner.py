@@ -17,6 +17,7 @@ from tf_agents.train import learner as tf_agents_learner
 from tf_agents.train import triggers
 from tf_agents.train.utils import train_utils
 
+from sac_system import checkpoints
 from sac_system import constants
 from sac_system import deadlines
 from sac_system import metrics
@@ -70,11 +71,9 @@ class SacLearner:
         params.replay_server_timeout_seconds, self.logger)
     learner_checkpoints = os.path.join(exp_dir, constants.TRAIN_DIR,
                                        constants.LEARNER_CHECKPOINTS_DIR)
-    # A checkpoint write cut short (a full disk, a kill) leaves `ckpt-N_temp`; it can never be
-    # restored, and the complete checkpoints before it are untouched.
-    for unfinished in tf.io.gfile.glob(os.path.join(learner_checkpoints, "ckpt-*_temp*")):
-      self.logger.warning("removing an unfinished learner checkpoint write: %s", unfinished)
-      tf.io.gfile.rmtree(unfinished)
+    # A checkpoint write cut short (a full disk, a kill) leaves `ckpt-N_temp` or a partly
+    # merged `ckpt-N`; the complete checkpoints before it are untouched.
+    checkpoints.set_aside_unfinished(exp_dir, self.logger.warning)
     resuming = tf.train.latest_checkpoint(learner_checkpoints) is not None
     if not resuming and not self._variable_table.ready():
       # A new run: the workers may start their random warm-up now, while the policy

@@ -132,6 +132,29 @@ def test_damaged_checkpoints_are_moved_aside_and_the_newest_good_one_is_used(tmp
   assert checkpoints.verify_run(str(exp), lines.append) == {"learner": [], "policy": []}
 
 
+def test_the_learner_sets_aside_what_a_write_cut_short_left(tmp_path):
+  import tensorflow as tf
+  directory = tmp_path / "train" / "checkpoints"
+  write_learner_checkpoints(str(directory), [100, 200])
+  state = (directory / "checkpoint").read_text()
+  write_learner_checkpoints(str(tmp_path / "other"), [300])  # a ckpt-300 the state never named
+  for name in os.listdir(tmp_path / "other"):
+    if name.startswith("ckpt-300"):
+      os.replace(tmp_path / "other" / name, directory / name)
+  (directory / "checkpoint").write_text(state)
+  damage(directory / "ckpt-300.index", "truncate")  # its index merged only in part
+  (directory / "ckpt-300_temp").mkdir()
+  lines = []
+  done = checkpoints.set_aside_unfinished(str(tmp_path), lines.append)
+  assert len(done) == 3 and len(lines) == 2
+  assert checkpoints.learner_checkpoint_steps(str(directory)) == [200, 100]
+  assert tf.train.latest_checkpoint(str(directory)).endswith("ckpt-200")
+  assert not (directory / "ckpt-300_temp").exists()  # never restorable: its space is freed
+  (aside,) = os.listdir(tmp_path / "corrupt")
+  assert (tmp_path / "corrupt" / aside / "train" / "checkpoints" / "ckpt-300.index").exists()
+  assert checkpoints.set_aside_unfinished(str(tmp_path), lines.append) == []
+
+
 def test_no_readable_learner_checkpoint_refuses_the_resume(tmp_path):
   directory = tmp_path / "train" / "checkpoints"
   write_learner_checkpoints(str(directory), [100, 200])
@@ -266,10 +289,10 @@ def test_a_disk_that_fills_mid_run_stops_writes_waits_and_the_run_finishes(
     stopped_at = learner_step(str(exp_dir))
     time.sleep(25)  # the learner's next checkpoint or report meets the full disk
     assert process.poll() is None  # the launcher waits; it did not die
-    good = checkpoints.learner_checkpoint_steps(str(exp_dir / "train" / "checkpoints"))
-    assert good and all(
-        checkpoints.unreadable(str(exp_dir / "train" / "checkpoints" / f"ckpt-{step}")) is None
-        for step in good)
+    # the checkpoint the state file names is complete (a write cut short is not named there)
+    import tensorflow as tf
+    latest = tf.train.latest_checkpoint(str(exp_dir / "train" / "checkpoints"))
+    assert latest and checkpoints.unreadable(latest) is None
     filler.unlink()
     remaining, _ = process.communicate(timeout=420)
     output.append(remaining)
