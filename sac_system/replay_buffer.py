@@ -230,27 +230,46 @@ def checkpoint_dir(exp_dir: str) -> str:
   return path
 
 
-def make_server(params: TrainParamsBase, exp_dir: Optional[str] = None,
-                port: Optional[int] = None) -> reverb.Server:
+def make_server(params: TrainParamsBase, exp_dir: Optional[str] = None, port: Optional[int] = None,
+                logger: Optional[logging.Logger] = None) -> reverb.Server:
   """Starts a Reverb server with the run's tables.
 
   Args:
     params: The `TrainParams`.
     exp_dir: When given, replay data is checkpointed to EXP/replay_buffer and the latest
-      complete checkpoint there is restored now.
+      complete checkpoint there is restored now; one Reverb cannot read is moved to
+      EXP/corrupt/<time>/ (never deleted) with a warning, and the one before it is tried, or
+      the table starts empty (docs/design.md §8.7).
     port: The port to serve on; None picks a free one.
+    logger: Where a damaged checkpoint is reported.
 
   Returns:
     The running `reverb.Server`.
   """
   agent = params.build_agent()
-  tables = make_tables(params, agent, agent.train_step_counter)
-  checkpointer = None
-  if exp_dir is not None:
-    path = checkpoint_dir(exp_dir)
-    os.makedirs(path, exist_ok=True)
+  if exp_dir is None:
+    return reverb.Server(make_tables(params, agent, agent.train_step_counter), port=port)
+  path = checkpoint_dir(exp_dir)
+  os.makedirs(path, exist_ok=True)
+  while True:
     checkpointer = reverb.checkpointers.DefaultCheckpointer(path=path)
-  return reverb.Server(tables, port=port, checkpointer=checkpointer)
+    try:
+      return reverb.Server(make_tables(params, agent, agent.train_step_counter), port=port,
+                           checkpointer=checkpointer)
+    except RuntimeError as error:  # Reverb's message for a checkpoint it cannot read
+      complete = sorted(name for name in os.listdir(path)
+                        if os.path.exists(os.path.join(path, name, "DONE")))
+      if not complete:
+        raise
+      from sac_system import checkpoints
+      damaged = os.path.join(path, complete[-1])
+      target = checkpoints.move_aside([damaged], exp_dir, time.strftime("%Y%m%d-%H%M%S"))
+      remaining = len(complete) - 1
+      (logger or logging.getLogger(constants.REPLAY_PROGRAM)).warning(
+          "the replay checkpoint %s cannot be read (%s); moved aside to %s; %s", damaged,
+          str(error).splitlines()[0][:200], target, "restoring the one before it" if remaining else
+          "starting with an empty replay table: the learner keeps its checkpoint and waits "
+          "until the workers refill min_size_to_sample transitions")
 
 
 # ----- the workers' writer -------------------------------------------------------------------

@@ -52,7 +52,7 @@ def main(argv):
   del argv
   logger, params, stop = program.start_program(constants.REPLAY_PROGRAM)
   from sac_system import replay_buffer
-  server = replay_buffer.make_server(params, flags.FLAGS.exp_dir, flags.FLAGS.port)
+  server = replay_buffer.make_server(params, flags.FLAGS.exp_dir, flags.FLAGS.port, logger)
   client = server.localhost_client()
 
   def table_counts():

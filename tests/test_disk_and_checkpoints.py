@@ -13,6 +13,7 @@ from conftest import REPO
 from conftest import write_config
 from conftest import write_variables
 from sac_system import checkpoints
+from sac_system import constants
 from sac_system.errors import UserInputError
 from sac_system.metrics import read_records
 from sac_system.train_params_base import load_params
@@ -310,3 +311,49 @@ def test_a_disk_that_fills_mid_run_stops_writes_waits_and_the_run_finishes(
   learner = read_records(str(exp_dir), "learner")
   steps = [r["train_step"] for r in learner]
   assert steps == sorted(steps) and steps[-1] == 400 and stopped_at < 400
+
+
+def test_a_damaged_replay_checkpoint_is_moved_aside_and_the_table_starts_empty(tmp_path):
+  import numpy as np
+  import reverb
+
+  from conftest import free_port
+  from sac_system import replay_buffer
+  params = params_with(tmp_path)
+  exp_dir = tmp_path / "exp"
+  port = free_port()
+  server = replay_buffer.make_server(params, str(exp_dir), port)
+  client = reverb.Client(f"localhost:{port}")
+  agent = params.build_agent()
+  codec = replay_buffer.TransitionCodec.for_agent(params, agent)
+  writer = replay_buffer.ReplayWriter(client)
+  for _ in range(50):
+    writer(np.ones((params.transitions_per_item, codec.size), np.float32))
+  writer.wait_until_written(10_000)
+  writer.close()
+  client.checkpoint()
+  server.stop()
+  (saved,) = os.listdir(exp_dir / "replay_buffer")
+  chunks = exp_dir / "replay_buffer" / saved / "chunks.tfrecord"
+  original = chunks.read_bytes()
+  damage(chunks, "garbage")
+  lines = []
+
+  class Logger:
+
+    def warning(self, message, *args):
+      lines.append(message % args)
+
+  server = replay_buffer.make_server(params, str(exp_dir), port, Logger())
+  try:
+    info = reverb.Client(f"localhost:{port}").server_info()[constants.REPLAY_TABLE]
+    assert replay_buffer.transitions_stored(info, params.transitions_per_item) == 0
+  finally:
+    server.stop()
+  (line,) = lines
+  assert f"the replay checkpoint {exp_dir}/replay_buffer/{saved} cannot be read" in line
+  assert line.endswith("starting with an empty replay table: the learner keeps its checkpoint "
+                       "and waits until the workers refill min_size_to_sample transitions")
+  (aside,) = os.listdir(exp_dir / "corrupt")
+  assert (exp_dir / "corrupt" / aside / "replay_buffer" / saved
+          / "chunks.tfrecord").stat().st_size == len(original)
