@@ -341,13 +341,13 @@ def markdown(report: Dict[str, Any]) -> str:
     for run in runs:
       lines.append(f"| ours, seed {run['seed']} | "
                    + " | ".join(_fmt(run["returns_at"][str(n)])
-                                for n in steps) + f" | {run['exp_dir']} |")
+                                for n in steps) + f" | {_short(run['exp_dir'])} |")
     if len(runs) > 1:
       lines.append(_median_row("ours", runs, steps))
     for run in reference:
       lines.append(f"| reference (SBX SAC, same settings), seed {run['seed']} | "
                    + " | ".join(_fmt(run["returns_at"][str(n)])
-                                for n in steps) + f" | {run['path']} |")
+                                for n in steps) + f" | {_short(run['path'])} |")
     if len(reference) > 1:
       lines.append(_median_row("reference", reference, steps))
     for published in PUBLISHED.get(task, []):
