@@ -71,7 +71,7 @@ def seeding_reproduces(env) -> Optional[bool]:
   """Whether two episodes started from the same seed begin and continue alike (None: the env
   has no seeding)."""
   from sac_system import env_contract
-  if env_contract.fallback_warnings(env):
+  if not env_contract.seeded(env):
     return None
   firsts = []
   for _ in range(2):
@@ -124,7 +124,7 @@ def main(argv=None) -> int:
   problems: List[str] = []
   env = params.make_collect_env(seed=params.seed)
   try:
-    inner = env.wrapped_env() if isinstance(env, env_contract.ContractEnvironment) else env
+    inner = env_contract.unwrapped(env)
     observation = env_contract.leaves(env.observation_spec())[0]
     action = env_contract.leaves(env.action_spec())[0]
     print(f"environment {type(inner).__name__}: observation {tuple(observation.shape)} "

@@ -61,6 +61,13 @@ def mlp_parameters(sizes: List[int]) -> int:
   return sum(a * b + b for a, b in itertools.pairwise(sizes))
 
 
+def row_floats(observation_size: int, action_size: int) -> int:
+  """Floats in one packed transition of the replay contract (`TransitionCodec.size` for one
+  observation and one action array): step type, observation, action, next step type, reward,
+  discount, next observation."""
+  return 2 * observation_size + action_size + 4
+
+
 def footprint(params, observation_size: int, action_size: int) -> Footprint:
   """The run's disk and replay memory from its hyperparameters and spec sizes.
 
@@ -69,7 +76,7 @@ def footprint(params, observation_size: int, action_size: int) -> Footprint:
   Reverb keeps one replay checkpoint (the newest; a new one is complete before the old one
   goes), so the disk holds up to two while one is written.
   """
-  row_bytes = 4 * (2 * observation_size + action_size + 4)
+  row_bytes = 4 * row_floats(observation_size, action_size)
   items = -(-params.replay_capacity // params.transitions_per_item)
   rows = params.replay_capacity * row_bytes
   replay = rows + items * REPLAY_CHECKPOINT_BYTES_PER_ITEM
@@ -111,10 +118,9 @@ def check_disk(estimate: Footprint, free_bytes: int, where: str, config_path: st
 
 def memory_limit_mb(meminfo_path: str = "/proc/meminfo") -> tuple:
   """(MB, what it is): the SLURM job's memory when it has a limit, else the machine's."""
-  for variable, what in (("SLURM_MEM_PER_NODE", "the SLURM job's --mem"),):
-    value = os.environ.get(variable, "")
-    if value.isdigit() and int(value) > 0:
-      return int(value), what
+  value = os.environ.get("SLURM_MEM_PER_NODE", "")
+  if value.isdigit() and int(value) > 0:
+    return int(value), "the SLURM job's --mem"
   with open(meminfo_path) as meminfo:
     total = next(line for line in meminfo if line.startswith("MemTotal")).split()[1]
   return int(total) // 1024, "this machine"

@@ -58,11 +58,15 @@ ADAPTED = ("seed", "seed_next_reset", "validate_state", "state_keys", "episode_m
 _ABSTRACT = re.compile(r"Can't instantiate abstract class (\w+) with abstract methods? (.+)")
 
 
+def unwrapped(env):
+  """The user's environment inside a `ContractEnvironment` (else `env` itself)."""
+  return env.wrapped_env() if isinstance(env, ContractEnvironment) else env
+
+
 def implements(env, name: str) -> bool:
   """Whether `env` has its own `name`, not `PyEnvironment`'s stub that raises
   NotImplementedError (seed, render, set_state and get_state have such stubs)."""
-  target = env.wrapped_env() if isinstance(env, ContractEnvironment) else env
-  method = getattr(type(target), name, None)
+  method = getattr(type(unwrapped(env)), name, None)
   if method is None:
     return False
   return method is not getattr(py_environment.PyEnvironment, name, None)
@@ -74,8 +78,7 @@ class ContractEnvironment(wrappers.PyEnvironmentBaseWrapper):
 
   def __init__(self, env):
     super().__init__(env)
-    self.missing: Tuple[str, ...] = tuple(name for name in OPTIONAL if not implements(env, name))
-    self.seeded = "seed" not in self.missing or "seed_next_reset" not in self.missing
+    self.missing: List[str] = missing_optional(env)
 
   def seed(self, seed):
     if "seed" in self.missing:
@@ -83,8 +86,7 @@ class ContractEnvironment(wrappers.PyEnvironmentBaseWrapper):
     try:
       return self._env.seed(seed)
     except NotImplementedError:  # a wrapper of the user's passing on PyEnvironment's stub
-      self.missing += ("seed",)
-      self.seeded = "seed_next_reset" not in self.missing
+      self.missing.append("seed")
       return None
 
   def seed_next_reset(self, seed: int) -> None:
@@ -131,10 +133,15 @@ def missing_optional(env) -> List[str]:
   return [name for name in OPTIONAL if not implements(env, name)]
 
 
+def seeded(env) -> bool:
+  """Whether the environment's episodes can be seeded (seed or seed_next_reset)."""
+  return implements(env, "seed") or implements(env, "seed_next_reset")
+
+
 def fallback_warnings(env) -> List[str]:
   """One line per fallback in use that changes what a user gets (unseeded episodes)."""
   lines = []
-  if not (implements(env, "seed") or implements(env, "seed_next_reset")):
+  if not seeded(env):
     lines.append("the environment has no seed(int) or seed_next_reset(int): collection and "
                  "evaluation episodes are not seeded, so evaluations are not reproducible")
   return lines

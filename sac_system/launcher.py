@@ -127,15 +127,20 @@ def check_capacity(variables: TrainingVariables, allowed_cpus: int,
         f"but this machine has {memory_total_mb} MB")
 
 
+def existing_ancestor(path: str) -> str:
+  """`path` when it exists, else its nearest existing parent: where an exp dir will live."""
+  while path and not os.path.exists(path):
+    path = os.path.dirname(path)
+  return path
+
+
 def check_exp_dir(exp_dir: str, source: str) -> bool:
   """Checks that the exp dir can be written. Returns True when a run was started there
   before (a resume): it has a run_info.json. (A multi-node job makes the exp dir for its
   SLURM output before the run starts.)"""
   if os.path.exists(exp_dir) and not os.path.isdir(exp_dir):
     raise UserInputError(source, "SAC_EXP_NAME", f"{exp_dir} exists and is not a directory")
-  parent = exp_dir if os.path.isdir(exp_dir) else os.path.dirname(exp_dir)
-  while parent and not os.path.exists(parent):
-    parent = os.path.dirname(parent)
+  parent = existing_ancestor(exp_dir)
   if not os.access(parent, os.W_OK | os.X_OK):
     raise UserInputError(source, "SAC_LOGS_DIR", f"cannot write to {parent}")
   free_mb = shutil.disk_usage(parent).free // 2**20
@@ -170,9 +175,7 @@ def check_footprint(variables: TrainingVariables, params: TrainParamsBase, sizes
   from sac_system import checkpoints
   estimate = checkpoints.footprint(params, sizes["observation"], sizes["action"])
   checkpoints.check_replay_memory(estimate, variables.config_path, 1 + workers, PROGRAM_MEMORY_MB)
-  parent = variables.exp_dir
-  while parent and not os.path.exists(parent):
-    parent = os.path.dirname(parent)
+  parent = existing_ancestor(variables.exp_dir)
   free = shutil.disk_usage(parent).free
   if resuming:
     free += directory_bytes(variables.exp_dir)

@@ -24,7 +24,7 @@ measurements behind it.
 import logging
 import os
 import time
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 import reverb
@@ -230,6 +230,16 @@ def checkpoint_dir(exp_dir: str) -> str:
   return path
 
 
+def replay_checkpoints(exp_dir: str) -> Tuple[List[str], List[str]]:
+  """(complete, unfinished) replay checkpoint folders in EXP/replay_buffer, oldest first: Reverb
+  writes each into a new folder and marks it complete with a DONE file last."""
+  path = checkpoint_dir(exp_dir)
+  names = sorted(os.listdir(path)) if os.path.isdir(path) else []
+  folders = [os.path.join(path, name) for name in names]
+  done = [os.path.exists(os.path.join(folder, "DONE")) for folder in folders]
+  return ([f for f, d in zip(folders, done) if d], [f for f, d in zip(folders, done) if not d])
+
+
 def make_server(params: TrainParamsBase, exp_dir: Optional[str] = None, port: Optional[int] = None,
                 logger: Optional[logging.Logger] = None) -> reverb.Server:
   """Starts a Reverb server with the run's tables.
@@ -257,12 +267,11 @@ def make_server(params: TrainParamsBase, exp_dir: Optional[str] = None, port: Op
       return reverb.Server(make_tables(params, agent, agent.train_step_counter), port=port,
                            checkpointer=checkpointer)
     except RuntimeError as error:  # Reverb's message for a checkpoint it cannot read
-      complete = sorted(name for name in os.listdir(path)
-                        if os.path.exists(os.path.join(path, name, "DONE")))
+      complete, _ = replay_checkpoints(exp_dir)
       if not complete:
         raise
       from sac_system import checkpoints
-      damaged = os.path.join(path, complete[-1])
+      damaged = complete[-1]
       target = checkpoints.move_aside([damaged], exp_dir, time.strftime("%Y%m%d-%H%M%S"))
       remaining = len(complete) - 1
       (logger or logging.getLogger(constants.REPLAY_PROGRAM)).warning(

@@ -10,7 +10,6 @@ Talks to: the learner (samples transitions, pushes weights) and the workers (ins
 transitions, pull weights); they connect to host:port.
 """
 
-import os
 import shutil
 import time
 
@@ -36,10 +35,8 @@ def checkpoint_or_say_why(client, logger, retry_s):
   except Exception as error:  # Reverb reports a failed write as several types
     if not files.disk_full(error):
       raise
-    directory = replay_buffer.checkpoint_dir(flags.FLAGS.exp_dir)
-    for name in os.listdir(directory):
-      if not os.path.exists(os.path.join(directory, name, "DONE")):
-        shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+    for unfinished in replay_buffer.replay_checkpoints(flags.FLAGS.exp_dir)[1]:
+      shutil.rmtree(unfinished, ignore_errors=True)
     logger.error(
         "disk full: the replay checkpoint was not written (%s); serving on from memory, the "
         "last complete replay checkpoint is kept%s",

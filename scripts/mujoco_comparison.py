@@ -259,9 +259,7 @@ def seed_statistics(ours: Sequence[Dict[str, Any]], reference: Sequence[Dict[str
   from sac_system import aggregate
   statistics = {}
   for n in COMPARE_AT:
-    ours_values = [r["returns_at"][str(n)] for r in ours if r["returns_at"][str(n)] is not None]
-    peer_values = [
-        r["returns_at"][str(n)] for r in reference if r["returns_at"][str(n)] is not None]
+    ours_values, peer_values = _returns_at(ours, n), _returns_at(reference, n)
     if not ours_values or not peer_values:
       continue
     entry: Dict[str, Any] = {"ours_seeds": len(ours_values), "reference_seeds": len(peer_values)}
@@ -299,13 +297,26 @@ def _ci(estimate) -> str:
   return f"{point:.0f} [{low:.0f}, {high:.0f}]"
 
 
-def _median_row(label: str, runs: Sequence[Dict[str, Any]], steps: Sequence[int]) -> str:
-  medians = []
-  for n in steps:
-    values = [r["returns_at"][str(n)] for r in runs if r["returns_at"][str(n)] is not None]
-    medians.append(float(np.median(values)) if values else None)
-  return f"| {label}, median of {len(runs)} seeds | " + " | ".join(_fmt(m)
-                                                                   for m in medians) + " | |"
+def _returns_at(runs: Sequence[Dict[str, Any]], n: int) -> List[float]:
+  """The runs' returns at `n` env steps, leaving out runs that did not get that far."""
+  return [r["returns_at"][str(n)] for r in runs if r["returns_at"][str(n)] is not None]
+
+
+def _seed_rows(side: str, label: str, runs: Sequence[Dict[str, Any]], steps: Sequence[int],
+               where: str) -> List[str]:
+  """A row per seed (`label`, its returns at `steps`, the run's folder/name from its `where`
+  key), and the `side`'s median over seeds when there are several."""
+  rows = [
+      f"| {label}, seed {run['seed']} | "
+      + " | ".join(_fmt(run["returns_at"][str(n)]) for n in steps) + f" | {_short(run[where])} |"
+      for run in runs]
+  if len(runs) > 1:
+    medians = [
+        float(np.median(values)) if values else None
+        for values in (_returns_at(runs, n) for n in steps)]
+    rows.append(f"| {side}, median of {len(runs)} seeds | " + " | ".join(_fmt(m)
+                                                                         for m in medians) + " | |")
+  return rows
 
 
 def _threshold_cells(run: Dict[str, Any], thresholds: Sequence[float]) -> str:
@@ -338,18 +349,8 @@ def markdown(report: Dict[str, Any]) -> str:
         f"## {result['env_id']}", "", "| | " + " | ".join(f"{n // 1000}k env steps"
                                                           for n in steps) + " | notes |",
         "|---|" + "---|" * len(steps) + "---|"]
-    for run in runs:
-      lines.append(f"| ours, seed {run['seed']} | "
-                   + " | ".join(_fmt(run["returns_at"][str(n)])
-                                for n in steps) + f" | {_short(run['exp_dir'])} |")
-    if len(runs) > 1:
-      lines.append(_median_row("ours", runs, steps))
-    for run in reference:
-      lines.append(f"| reference (SBX SAC, same settings), seed {run['seed']} | "
-                   + " | ".join(_fmt(run["returns_at"][str(n)])
-                                for n in steps) + f" | {_short(run['path'])} |")
-    if len(reference) > 1:
-      lines.append(_median_row("reference", reference, steps))
+    lines += _seed_rows("ours", "ours", runs, steps, "exp_dir")
+    lines += _seed_rows("reference", "reference (SBX SAC, same settings)", reference, steps, "path")
     for published in PUBLISHED.get(task, []):
       lines.append(f"| [{published['source']}]({published['url']}) ({published['version']}, "
                    f"{published['what']}) | "

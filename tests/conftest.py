@@ -57,14 +57,15 @@ def write_config(directory, hyperparameters=None, **extra):
 
 
 def write_variables(tmp_path, config, workers=1, name="run", extra="",
-                    params="sac_system/envs/gym_params.py", seed=3):
-  """Writes tmp_path/vars.sh (generic gym params by default); the exp dir is tmp_path/logs/name."""
+                    params="sac_system/envs/gym_params.py", seed=3, logs=None):
+  """Writes tmp_path/vars.sh (generic gym params by default); the exp dir is
+  `logs`/name, tmp_path/logs/name unless given."""
   path = tmp_path / "vars.sh"
   path.write_text(f"""\
 SAC_PARAMS={params}
 SAC_CONFIG={config}
 SAC_EXP_NAME={name}
-SAC_LOGS_DIR={tmp_path}/logs
+SAC_LOGS_DIR={logs or f"{tmp_path}/logs"}
 SAC_REVERB_CPUS=1
 SAC_TRAIN_CPUS=1
 SAC_NUM_COLLECT_WORKERS={workers}

@@ -3,6 +3,7 @@ estimate of what a run writes and holds, checked before start; damaged learner a
 checkpoints moved aside on resume, the newest good one used, none good refused; a real small
 file system too small for the run."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -39,6 +40,13 @@ def test_the_footprint_counts_rows_items_checkpoints_and_logs(tmp_path):
   packed = checkpoints.footprint(
       params_with(tmp_path, replay_capacity=1_000_000, steps_per_item=32), 3, 1)
   assert packed.replay_memory < estimate.replay_memory / 5
+
+
+def test_the_footprints_row_is_the_replay_contracts(tmp_path):
+  from sac_system import replay_buffer
+  params = params_with(tmp_path)  # Pendulum: 3 observations, 1 action
+  codec = replay_buffer.TransitionCodec.for_agent(params, params.build_agent())
+  assert checkpoints.row_floats(3, 1) == codec.size
 
 
 def test_disk_and_memory_checks_name_the_keys(tmp_path):
@@ -224,26 +232,29 @@ def test_a_run_resumes_past_damaged_checkpoints_and_refuses_when_none_is_left(tm
   assert len(os.listdir(exp_dir / "corrupt")) == 2
 
 
-@pytest.fixture
-def small_file_system(tmp_path):
-  """A 40 MB tmpfs of the test's own (root only), unmounted afterwards."""
-  mount = tmp_path / "small"
+@contextlib.contextmanager
+def tmpfs(mount, size):
+  """A size-limited tmpfs of the test's own at `mount` (root only), unmounted afterwards."""
   mount.mkdir()
-  subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(mount)], check=True)
+  subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], check=True)
   try:
     yield mount
   finally:
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+@pytest.fixture
+def small_file_system(tmp_path):
+  """40 MB: too small for the run below."""
+  with tmpfs(tmp_path / "small", "40m") as mount:
+    yield mount
+
+
 @pytest.mark.slow
 def test_a_run_that_would_not_fit_its_file_system_is_refused(tmp_path, small_file_system):
   # Pendulum, 1M transitions of 44 bytes: ~90 MB of replay checkpoints on a 40 MB disk
   config = write_config(tmp_path, {"replay_capacity": 1_000_000})
-  variables = write_variables(tmp_path, config)
-  text = open(variables).read().replace(f"SAC_LOGS_DIR={tmp_path}/logs",
-                                        f"SAC_LOGS_DIR={small_file_system}/logs")
-  open(variables, "w").write(text)
+  variables = write_variables(tmp_path, config, logs=f"{small_file_system}/logs")
   result = launch(variables)
   assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
   (line,) = result.stderr.strip().splitlines()
@@ -255,14 +266,9 @@ def test_a_run_that_would_not_fit_its_file_system_is_refused(tmp_path, small_fil
 
 @pytest.fixture
 def run_file_system(tmp_path):
-  """A 256 MB tmpfs of the test's own (root only) for a whole run, unmounted afterwards."""
-  mount = tmp_path / "disk"
-  mount.mkdir()
-  subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(mount)], check=True)
-  try:
+  """256 MB: room for a whole tiny run, until another file fills it."""
+  with tmpfs(tmp_path / "disk", "256m") as mount:
     yield mount
-  finally:
-    subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 @pytest.mark.slow
@@ -273,10 +279,7 @@ def test_a_disk_that_fills_mid_run_stops_writes_waits_and_the_run_finishes(
   from conftest import learner_step
   from conftest import wait_for
   config = write_config(tmp_path, {"num_iterations": 40})
-  variables = write_variables(tmp_path, config)
-  text = open(variables).read().replace(f"SAC_LOGS_DIR={tmp_path}/logs",
-                                        f"SAC_LOGS_DIR={run_file_system}/logs")
-  open(variables, "w").write(text)
+  variables = write_variables(tmp_path, config, logs=f"{run_file_system}/logs")
   exp_dir = run_file_system / "logs" / "run"
   process = subprocess.Popen([os.path.join(REPO, "train_script.sh"), variables], cwd=REPO,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -9,13 +9,13 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
 
 from conftest import REPO
 from conftest import TINY_HYPERPARAMETERS
+from conftest import write_variables
 from sac_system import env_contract
 from sac_system import launcher
 from sac_system.errors import UserInputError
@@ -100,25 +100,6 @@ def write_user_folder(folder, set_state_body="pass", observation="self.x, self.t
   with open(os.path.join(folder, "config.json"), "w") as config_file:
     json.dump(config, config_file)
   return os.path.join(folder, "line_params.py"), os.path.join(folder, "config.json")
-
-
-def write_user_variables(folder, logs, name, params="line_params.py", config="config.json"):
-  """The user's variables file, with paths relative to its own folder."""
-  path = os.path.join(folder, "training_variables.sh")
-  with open(path, "w") as variables_file:
-    variables_file.write(
-        textwrap.dedent(f"""\
-        SAC_PARAMS={params}
-        SAC_CONFIG={config}
-        SAC_EXP_NAME={name}
-        SAC_LOGS_DIR={logs}
-        SAC_REVERB_CPUS=1
-        SAC_TRAIN_CPUS=1
-        SAC_NUM_COLLECT_WORKERS=1
-        SAC_COLLECT_WORKER_CPUS=1
-        SAC_SEED=4
-        """))
-  return path
 
 
 CURRICULUM = {"target": {"iters": [0, 2, 4], "range": [-0.5, 0.5]}}
@@ -345,6 +326,12 @@ def test_the_check_command_reports_what_is_missing(tmp_path):
 
 
 # ----- whole runs, as the user runs them ------------------------------------------------------
+def user_variables(folder, tmp_path, name):
+  """The user's variables file in their folder, its paths relative to that folder."""
+  return write_variables(folder, "config.json", name=name, params="line_params.py",
+                         logs=f"{tmp_path}/logs")
+
+
 def launch(variables):
   return subprocess.Popen([os.path.join(REPO, "run_script.sh"), variables], cwd=REPO,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -374,7 +361,7 @@ def test_the_example_and_a_minimal_environment_train_from_their_own_folders(tmp_
   # The original contract only, in another folder of the user's.
   minimal = tmp_path / "minimal"
   write_user_folder(str(minimal), curriculum=CURRICULUM)
-  minimal_variables = write_user_variables(str(minimal), f"{tmp_path}/logs", "minimal")
+  minimal_variables = user_variables(minimal, tmp_path, "minimal")
   # Two broken environments: a curriculum value set_state rejects, a missing _step.
   rejecting = tmp_path / "rejecting"
   write_user_folder(str(rejecting), curriculum=CURRICULUM,
@@ -387,8 +374,8 @@ def test_the_example_and_a_minimal_environment_train_from_their_own_folders(tmp_
   runs = {
       "example": launch(str(example / "training_variables.sh")),
       "minimal": launch(minimal_variables),
-      "rejecting": launch(write_user_variables(str(rejecting), f"{tmp_path}/logs", "rejecting")),
-      "no_step": launch(write_user_variables(str(no_step), f"{tmp_path}/logs", "no_step"))}
+      "rejecting": launch(user_variables(rejecting, tmp_path, "rejecting")),
+      "no_step": launch(user_variables(no_step, tmp_path, "no_step"))}
   outputs = {name: process.communicate(timeout=600) for name, process in runs.items()}
   codes = {name: process.returncode for name, process in runs.items()}
 

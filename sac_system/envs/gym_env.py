@@ -279,11 +279,6 @@ class PhysicsEnvironment(GymnasiumEnvironment):
     """Makes the simulator run the coming episode with `physics` (every parameter's value)."""
     raise NotImplementedError
 
-  def episode_metrics(self) -> Dict[str, float]:
-    """Numbers about the episode that just ended, beside its return (none for most envs;
-    Minitaur's forward distance)."""
-    return {}
-
   def pop_episode_states(self) -> List[Dict[str, Any]]:
     episodes = list(self._episode_physics)
     self._episode_physics.clear()
