@@ -334,8 +334,6 @@ SAMPLE_TIMEOUT_MS = 5_000
 PREFETCH_BATCHES = 4
 # Samples requested from Reverb ahead of use, in minibatches.
 IN_FLIGHT_BATCHES = 2
-# Minibatches whose sampled rows are shuffled together (see make_dataset).
-SHUFFLE_MINIBATCHES = 8
 
 
 def make_dataset(server_address: str, params: TrainParamsBase,
@@ -346,11 +344,14 @@ def make_dataset(server_address: str, params: TrainParamsBase,
   `batch_size` transitions, unpacked a whole minibatch at a time. (tf-agents'
   `ReverbReplayBuffer.as_dataset` interleaves up to 32 streams of per-column items instead,
   which on one CPU samples several times slower: benchmarks/README.md.) The rows of
-  SHUFFLE_MINIBATCHES minibatches' worth of items are shuffled together before minibatches
-  are cut, so that a minibatch mixes rows of many items rather than whole runs of
-  consecutive steps; every sampled row is used exactly once. The dataset ends (OutOfRange or
-  DeadlineExceeded) when a sample waits longer than SAMPLE_TIMEOUT_MS.
+  `shuffle_pool_minibatches` minibatches' worth of items are shuffled together before
+  minibatches are cut, so that a minibatch mixes rows of many items rather than whole runs
+  of consecutive steps, and an item's rows are spread over that many gradient steps; every
+  sampled row is used exactly once. The next pool is sampled while the current one is
+  trained on. The dataset ends (OutOfRange or DeadlineExceeded) when a sample waits longer
+  than SAMPLE_TIMEOUT_MS.
   """
+  pool = params.shuffle_pool_minibatches
   column = codec.item_signature()[COLUMN]
   dataset = reverb.TrajectoryDataset(
       server_address, constants.REPLAY_TABLE, dtypes={COLUMN: column.dtype},
@@ -365,15 +366,15 @@ def make_dataset(server_address: str, params: TrainParamsBase,
 
   @tf.autograph.experimental.do_not_convert
   def shuffled_minibatches(rows):
-    return tf.reshape(tf.random.shuffle(rows), [SHUFFLE_MINIBATCHES, params.batch_size, codec.size])
+    return tf.reshape(tf.random.shuffle(rows), [pool, params.batch_size, codec.size])
 
   @tf.autograph.experimental.do_not_convert
   def experience(rows):
     return codec.unpack(rows), ()
 
   dataset = dataset.map(item_rows)
-  dataset = dataset.rebatch(SHUFFLE_MINIBATCHES * params.batch_size, drop_remainder=True)
-  dataset = dataset.map(shuffled_minibatches).unbatch().map(experience)
+  dataset = dataset.rebatch(pool * params.batch_size, drop_remainder=True)
+  dataset = dataset.map(shuffled_minibatches).prefetch(1).unbatch().map(experience)
   return dataset.prefetch(PREFETCH_BATCHES)
 
 

@@ -112,6 +112,12 @@ class TrainParamsBase:
   transition of each item it samples, shuffling the rows of several minibatches' worth of
   items together (`replay_buffer.make_dataset`). Replay sizes, the warm-up and the rate
   limiter's slack stay counted in transitions."""
+  shuffle_pool_minibatches: int = 8
+  """Minibatches' worth of sampled items whose rows the learner shuffles together before it
+  cuts them into minibatches (`replay_buffer.make_dataset`). With items of many transitions
+  a small pool makes consecutive gradient steps train on the same few stretches of
+  consecutive steps; a pool of P minibatches spreads each item's rows over about P steps, at
+  the cost of rows P to 2P gradient steps older than the table when they are used."""
   eval_interval: int = 50
   """Iterations between greedy evaluations on each worker's eval env."""
   eval_episodes: int = 10
@@ -203,7 +209,7 @@ class TrainParamsBase:
                  "train_steps_per_iteration", "num_iterations", "collect_steps_per_iteration",
                  "eval_interval", "eval_episodes", "policy_checkpoint_interval",
                  "learner_checkpoint_interval", "summary_interval", "rate_limiter_slack_items",
-                 "envs_per_worker", "steps_per_item"):
+                 "envs_per_worker", "steps_per_item", "shuffle_pool_minibatches"):
       if getattr(self, name) < 1:
         fail(name, f"must be >= 1, got {getattr(self, name)}")
     for name in ("actor_learning_rate", "critic_learning_rate", "alpha_learning_rate",

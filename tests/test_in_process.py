@@ -377,3 +377,61 @@ def test_replay_items_hold_vector_steps_and_unpack_to_what_sac_trains_on(
     assert COLUMN in TransitionCodec.for_agent(params, agent).item_signature()
   finally:
     server.stop()
+
+
+@pytest.mark.parametrize("pool", [1, 4])
+def test_the_learner_trains_on_every_row_of_a_sampled_item_spread_over_its_pool(tmp_path, pool):
+  """Items of 8 rows, minibatches of 16: with a pool of one minibatch, a minibatch is two
+  whole items; with a pool of 4, the 4 minibatches of a pool hold every row of the 8 items
+  sampled for it exactly once, and each minibatch mixes rows of more than two items."""
+  import reverb
+
+  from sac_system import replay_buffer
+  from sac_system.replay_buffer import ReplayWriter
+  from sac_system.replay_buffer import TransitionCodec
+  per_item, batch, items = 8, 16, 40
+  params = load_params(
+      GYM_PARAMS,
+      write_config(
+          tmp_path, {
+              "steps_per_item": per_item,
+              "batch_size": batch,
+              "shuffle_pool_minibatches": pool,
+              "min_size_to_sample": per_item,
+              "samples_per_insert": 1000.0,
+              "rate_limiter_slack_items": 10**6}))
+  codec = TransitionCodec.for_agent(params, params.build_agent())
+  server = replay_buffer.make_server(params, exp_dir=None, port=free_port())
+  address = f"127.0.0.1:{server.port}"
+  try:
+    writer = ReplayWriter(reverb.Client(address))
+    for item in range(items):
+      rows = np.zeros((per_item, codec.size), np.float32)
+      rows[:, 1] = item  # the first step's first observation value: the item
+      rows[:, 2] = np.arange(per_item)  # the second: the row within the item
+      writer(rows)
+    writer.wait_until_written(10_000)
+    writer.close()
+    minibatches = []
+    for experience, _ in replay_buffer.make_dataset(address, params, codec).take(3 * pool):
+      observation = experience.observation[:, 0].numpy()
+      minibatches.append(list(zip(observation[:, 0].astype(int), observation[:, 1].astype(int))))
+  finally:
+    server.stop()
+  assert all(len(rows) == batch for rows in minibatches)
+  for start in range(0, len(minibatches), pool):
+    rows = [row for minibatch in minibatches[start:start + pool] for row in minibatch]
+    sampled = {}
+    for item, row in rows:
+      sampled.setdefault(item, []).append(row)
+    # every row of each sampled item, as often as the item was sampled
+    for item, got in sampled.items():
+      times, left = divmod(len(got), per_item)
+      assert left == 0 and sorted(got) == sorted(list(range(per_item)) * times)
+    for minibatch in minibatches[start:start + pool]:
+      distinct = len({item for item, _ in minibatch})
+      if pool == 1:
+        assert distinct <= batch // per_item
+  if pool > 1:
+    mixed = [len({item for item, _ in minibatch}) for minibatch in minibatches]
+    assert np.mean(mixed) > batch // per_item, mixed
