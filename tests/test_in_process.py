@@ -425,7 +425,7 @@ def test_the_learner_trains_on_every_row_of_a_sampled_item_spread_over_its_pool(
     for item, row in rows:
       sampled.setdefault(item, []).append(row)
     # every row of each sampled item, as often as the item was sampled
-    for item, got in sampled.items():
+    for got in sampled.values():
       times, left = divmod(len(got), per_item)
       assert left == 0 and sorted(got) == sorted(list(range(per_item)) * times)
     for minibatch in minibatches[start:start + pool]:
