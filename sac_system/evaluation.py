@@ -8,6 +8,7 @@ Nothing here talks to the replay buffer.
 """
 
 import itertools
+import json
 import os
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -253,6 +254,71 @@ def resolve_exp_dir(exp_dir: str, repo_root: Optional[str] = None) -> str:
   if os.path.isabs(exp_dir) or os.path.isdir(exp_dir) or repo_root is None:
     return os.path.abspath(exp_dir)
   return os.path.join(repo_root, exp_dir)
+
+
+def run_files(exp_dir: str, params_path: Optional[str] = None,
+              config_path: Optional[str] = None) -> Tuple[str, str]:
+  """The params file and JSON config a run trained with, read from its exp dir.
+
+  The launcher copies both into the exp dir (`params.py`, `config.json`) and records the
+  params file's own path in `run_info.json`. That path is used while it holds what the copy
+  holds, so that a params file importing modules beside it still imports them; otherwise
+  the copy. `params_path` and `config_path` (run.py's `--params` and `--config`) may still
+  be given: they must hold what the run trained with.
+
+  Raises:
+    UserInputError: the exp dir holds no copy and none was given, or a given file differs
+      from the copy.
+  """
+  params_copy = os.path.join(exp_dir, constants.PARAMS_COPY)
+  config_copy = os.path.join(exp_dir, constants.CONFIG_COPY)
+  if params_path is None or config_path is None:
+    for flag, given, copy in (("--params", params_path, params_copy), ("--config", config_path,
+                                                                       config_copy)):
+      if given is None and not os.path.isfile(copy):
+        raise UserInputError(
+            "--exp_dir", exp_dir, f"holds no {os.path.basename(copy)} (the launcher writes one "
+            f"when a run starts): is it a run's exp dir? Otherwise pass {flag}")
+  if (config_path is not None and os.path.isfile(config_path) and os.path.isfile(config_copy)
+      and _json_of(config_path, "--config") != _json_of(config_copy, "--exp_dir")):
+    raise UserInputError(
+        "--config", config_path, f"differs from {config_copy}, the config this run trained "
+        "with: leave --config out to use it (--grid evaluates under other env parameters)")
+  if (params_path is not None and os.path.isfile(params_path) and os.path.isfile(params_copy)
+      and not _same_text(params_path, params_copy, "--params")):
+    raise UserInputError(
+        "--params", params_path, f"differs from {params_copy}, the params this run trained "
+        "with: leave --params out to use them")
+  if params_path is None:
+    params_path = params_copy
+    original = _recorded_params_file(exp_dir)
+    if original and os.path.isfile(original) and _same_text(original, params_copy, "--params"):
+      params_path = original
+  return params_path, config_path or config_copy
+
+
+def _json_of(path: str, flag: str):
+  try:
+    with open(path) as json_file:
+      return json.load(json_file)
+  except (OSError, ValueError) as error:
+    raise UserInputError(flag, path, f"expected a readable JSON config ({error})") from None
+
+
+def _same_text(path: str, other: str, flag: str) -> bool:
+  try:
+    with open(path, "rb") as first, open(other, "rb") as second:
+      return first.read() == second.read()
+  except OSError as error:
+    raise UserInputError(flag, path, f"expected a readable params file ({error})") from None
+
+
+def _recorded_params_file(exp_dir: str) -> Optional[str]:
+  try:
+    with open(os.path.join(exp_dir, constants.RUN_INFO_FILE)) as info_file:
+      return json.load(info_file).get("params_file")
+  except (OSError, ValueError, AttributeError):
+    return None
 
 
 # ----- robustness grid -------------------------------------------------------------------------

@@ -789,10 +789,9 @@ class Launcher:
                                constants.POLICY_CHECKPOINTS_DIR)
     names = sorted(os.listdir(checkpoints)) if os.path.isdir(checkpoints) else []
     if names:
-      log(f"latest policy checkpoint: {names[-1]}; evaluate it with\n  python sac_system/run.py "
-          f"--params {shown_path(self.variables.params_path)} --exp_dir "
-          f"{shown_path(self.exp_dir)} --config {shown_path(self.variables.config_path)} "
-          f"--num_episodes 5 --checkpoint {names[-1]} --seed 108")
+      log(f"latest policy checkpoint: {names[-1]}; evaluate it with\n  .venv/bin/python "
+          f"sac_system/run.py --exp_dir {shown_path(self.exp_dir)} --num_episodes 5 "
+          f"--checkpoint {names[-1]} --seed 108")
     if code not in (0, None) and self.stop_signal is not None:
       log(f"run it again with the same command to resume from {self.exp_dir}")
 

@@ -1,11 +1,13 @@
 """Evaluates a saved policy of a run and writes a video of it.
 
-    python sac_system/run.py --params sac_system/envs/lunar_lander_params.py --exp_dir logs/NAME \
-        --config config/lunar_lander.json --num_episodes 5 \
+    .venv/bin/python sac_system/run.py --exp_dir logs/NAME --checkpoint latest
+    .venv/bin/python sac_system/run.py --params sac_system/envs/lunar_lander_params.py \
+        --exp_dir logs/NAME --config config/lunar_lander.json --num_episodes 5 \
         --checkpoint policy_checkpoint_0000500000 --seed 108
 
-Inputs: the params file and JSON config (they build the eval environment), the exp dir
-(relative to the repo root or absolute), a checkpoint name under EXP/policies/checkpoints (or
+Inputs: the exp dir (relative to the repo root or absolute), whose copies of the params file
+and JSON config build the eval environment (`--params` and `--config` may still be given; they
+must hold what the run trained with), a checkpoint name under EXP/policies/checkpoints (or
 `latest`, `all` with `--every N`, or `random` for a uniformly random policy), the number of
 episodes and a seed (episode seeds derive from it: same seed, same episodes).
 Outputs: one line per episode and the mean +- std on stdout; EXP/eval/<ckpt>_seed<seed>.json;
@@ -23,8 +25,10 @@ from sac_system import constants
 from sac_system import errors
 from sac_system import program
 
-flags.DEFINE_string("params", None, "Params .py file defining class TrainParams.")
-flags.DEFINE_string("config", None, "JSON config.")
+flags.DEFINE_string(
+    "params", None, "Params .py file defining class TrainParams (default: the one the run "
+    "trained with, from the exp dir).")
+flags.DEFINE_string("config", None, "JSON config (default: the run's copy, EXP/config.json).")
 flags.DEFINE_string("exp_dir", None, "Experiment directory, e.g. logs/NAME.")
 flags.DEFINE_string(
     "checkpoint", "latest", "Checkpoint name under EXP/policies/checkpoints, "
@@ -41,7 +45,7 @@ flags.DEFINE_multi_string(
     "per parameter: --grid gravity=-11:-3:5 (low:high:count) --grid "
     "wind_power=0,10,20 --grid enable_wind=1 (one value: fixed). Writes "
     "EXP/eval/robustness_*.csv and a heatmap PNG; no video.")
-flags.mark_flags_as_required(["params", "config", "exp_dir"])
+flags.mark_flags_as_required(["exp_dir"])
 
 
 def main(argv):
@@ -57,10 +61,11 @@ def main(argv):
     if everything and values.grid:
       raise errors.UserInputError("--grid", " ".join(values.grid), "evaluates one checkpoint; "
                                   "use it without --checkpoint all")
+    params_path, config_path = evaluation.run_files(exp_dir, values.params, values.config)
     checkpoint = evaluation.resolve_checkpoint(exp_dir,
                                                "latest" if everything else values.checkpoint)
-    params = load_params(values.params, values.config)
-    evaluator = evaluation.CheckpointEvaluator(params, exp_dir, values.params)
+    params = load_params(params_path, config_path)
+    evaluator = evaluation.CheckpointEvaluator(params, exp_dir, params_path)
     try:
       if everything:
         evaluation.evaluate_all(evaluator, values.every, values.num_episodes, values.seed)

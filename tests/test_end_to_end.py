@@ -5,6 +5,7 @@ errors, Ctrl-C, resume, and that no process of a run is left behind."""
 import glob
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -98,12 +99,21 @@ def test_tiny_training_run_with_two_workers(tmp_path):
   assert not leftover_processes(exp_dir)
   print(f"tiny run took {elapsed:.0f} s")
 
-  # run.py as the launcher's summary tells the user: twice with one seed gives the same returns
+  # run.py exactly as the launcher's summary prints it: the exp dir alone names the run
+  printed = [line.strip() for line in result.stdout.splitlines() if "sac_system/run.py" in line]
+  assert printed == [
+      f".venv/bin/python sac_system/run.py --exp_dir {exp_dir} --num_episodes 5 "
+      "--checkpoint policy_checkpoint_0000000200 --seed 108"]
+  summary = subprocess.run(shlex.split(printed[0]), cwd=REPO, capture_output=True, text=True,
+                           timeout=120)
+  assert summary.returncode == 0, summary.stderr[-2000:]
+  assert len(
+      json.load(open(f"{exp_dir}/eval/policy_checkpoint_0000000200_seed108.json"))["returns"]) == 5
+  # the original system's flags still work: twice with one seed gives the same returns
   command = [
       sys.executable, "sac_system/run.py", "--params", "sac_system/envs/gym_params.py", "--exp_dir",
       exp_dir, "--config", config, "--num_episodes", "2", "--checkpoint",
       "policy_checkpoint_0000000200", "--seed", "108"]
-  assert "python sac_system/run.py --params sac_system/envs/gym_params.py" in result.stdout
   outputs = []
   for _ in range(2):
     evaluation = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
@@ -121,13 +131,25 @@ def test_tiny_training_run_with_two_workers(tmp_path):
   assert missing.returncode == 2
   assert "no such checkpoint" in missing.stderr and "policy_checkpoint_0000000200" in missing.stderr
 
-  # a config whose env does not fit the saved policy: one line, exit 2
+  # a config or params file other than the run's: one line naming the flag and the run's copy
   other = tmp_path / "other.json"
   other.write_text(json.dumps({"env_id": "MountainCarContinuous-v0"}))
   mismatch = subprocess.run([c if c != config else str(other) for c in command], cwd=REPO,
                             capture_output=True, text=True, timeout=120)
   assert mismatch.returncode == 2
-  assert "does not match the saved policy's" in mismatch.stderr.strip().splitlines()[-1]
+  assert mismatch.stderr.strip().splitlines()[-1] == (
+      f"error: --config: {other}: differs from {exp_dir}/config.json, the config this run "
+      "trained with: leave --config out to use it (--grid evaluates under other env parameters)")
+  wrong_params = subprocess.run([
+      c if c != "sac_system/envs/gym_params.py" else "sac_system/envs/minitaur_params.py"
+      for c in command], cwd=REPO, capture_output=True, text=True, timeout=120)
+  assert wrong_params.returncode == 2
+  assert "error: --params: sac_system/envs/minitaur_params.py: differs from" in wrong_params.stderr
+  # a folder that is no run's exp dir
+  not_a_run = subprocess.run([sys.executable, "sac_system/run.py", "--exp_dir",
+                              str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=120)
+  assert not_a_run.returncode == 2
+  assert f"error: --exp_dir: {tmp_path}: " in not_a_run.stderr
 
   # every checkpoint: a CSV row per checkpoint and a PNG
   everything = subprocess.run(

@@ -414,17 +414,20 @@ def test_the_example_and_a_minimal_environment_train_from_their_own_folders(tmp_
   warning = "collection and evaluation episodes are not seeded, so evaluations are not reproducible"
   assert warning in outputs["minimal"][0] and warning not in outputs["example"][0]
   assert warning in open(tmp_path / "logs" / "minimal" / "logs" / "worker_0.log").read()
-  assert f"{example}/point_mass_params.py" in outputs["example"][0]  # run.py's command, absolute
+  # run.py's command names the exp dir alone, absolute outside the repository
+  assert (f"sac_system/run.py --exp_dir {tmp_path}/logs/{EXP_NAMES['example']} "
+          in outputs["example"][0])
 
-  # run.py on both: the example renders a video; the minimal env evaluates and says why no video
-  for name, params, config in (("example", example / "point_mass_params.py",
-                                example / "point_mass.json"),
-                               ("minimal", minimal / "line_params.py", minimal / "config.json")):
+  # run.py on both: the example renders a video; the minimal env evaluates and says why no
+  # video. The example's exp dir alone names its files (its params file, which imports the
+  # module beside it, is read where the run recorded it); the minimal run's are given.
+  for name, files in (("example", []), ("minimal", [
+      "--params",
+      str(minimal / "line_params.py"), "--config",
+      str(minimal / "config.json")])):
     exp_dir = tmp_path / "logs" / EXP_NAMES[name]
     evaluation = subprocess.run([
-        sys.executable, "sac_system/run.py", "--params",
-        str(params), "--config",
-        str(config), "--exp_dir",
+        sys.executable, "sac_system/run.py", *files, "--exp_dir",
         str(exp_dir), "--num_episodes", "2", "--checkpoint", "latest", "--seed", "108"], cwd=REPO,
                                 capture_output=True, text=True, timeout=180)
     assert evaluation.returncode == 0, evaluation.stdout + evaluation.stderr
