@@ -1,5 +1,5 @@
 # Training variables: SAC on gymnasium's MuJoCo Ant-v5 from JSON alone (generic params; the
-# config names the env). 300k env steps, one gradient step per env step: README "MuJoCo".
+# config names the env). 300k env steps, one gradient step per env step: docs/results.md, "MuJoCo".
 
 # Python file defining class TrainParams: the generic gymnasium params.
 SAC_PARAMS=sac_system/envs/gym_params.py

@@ -1,6 +1,6 @@
 # Training variables: SAC on pybullet's Minitaur quadruped (the original system's example),
 # sized for a 2-core machine. The env steps in ~3 ms, so here one worker and the learner keep
-# pace; on a larger node give the workers more CPUs (README "Minitaur").
+# pace; on a larger node give the workers more CPUs (docs/results.md, "Minitaur").
 
 SAC_PARAMS=sac_system/envs/minitaur_params.py
 # Walking defaults, and the original README's mass/friction curriculum (in learner

@@ -40,7 +40,7 @@ THRESHOLDS = {
 # against the same source's table it agrees within 1-2 %; treat 100k values as +-10 %, the
 # curves are steep there). None used gymnasium's -v5 tasks; for HalfCheetah and Hopper -v5 keeps
 # the rewards, frame skips and models of -v2/-v3, except that Hopper-v5 no longer pays the
-# healthy reward on the step that ends an unhealthy episode (README "MuJoCo").
+# healthy reward on the step that ends an unhealthy episode (docs/results.md, "MuJoCo").
 PUBLISHED: Dict[str, List[Dict[str, Any]]] = {
     "halfcheetah": [{
         "source": "PFRL SAC reproduction",

@@ -89,7 +89,7 @@ def test_the_shipped_tasks_build_from_their_configs():
     env = params.make_collect_env(seed=0)
     try:
       assert isinstance(env, MujocoEnvironment)
-      # SAC's published settings, where the configs do not say otherwise (README "MuJoCo")
+      # SAC's published settings, where the configs do not say otherwise (docs/results.md, "MuJoCo")
       assert params.actor_fc_layers == params.critic_joint_fc_layers == (256, 256)
       assert params.batch_size == 256 and params.samples_per_insert == 256.0
       assert params.target_update_tau == 0.005 and params.gamma == 0.99

@@ -10,7 +10,7 @@ Every key of "env_kwargs" is also a `set_state` key, so a curriculum can move it
 config/minitaur.json carries the original README's mass/friction curriculum.
 
 The defaults below are chosen for wall time on a small CPU machine; why, and what they
-reached: README "Minitaur" and benchmarks/README.md.
+reached: docs/results.md, "Minitaur" and benchmarks/README.md.
 """
 
 from typing import Tuple
