@@ -1093,6 +1093,8 @@ def mujoco_benchmark(args, report: dict) -> str:
         **mujoco_comparison.summarize_peer(path, task)} for seed, path in sorted(peers)]
     result["statistics"] = mujoco_comparison.seed_statistics(result["runs"],
                                                              result["reference_runs"])
+    result["variants"] = mujoco_comparison.variant_statistics(result["runs"],
+                                                              result["reference_runs"])
     report["tasks"][task] = result
   stem = os.path.join(args.output_dir,
                       f"mujoco_{report['date'].replace(' ', '_').replace(':', '')}")

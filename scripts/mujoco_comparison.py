@@ -271,6 +271,43 @@ def seed_statistics(ours: Sequence[Dict[str, Any]], reference: Sequence[Dict[str
   return statistics
 
 
+def variant_of(run: Dict[str, Any]) -> str:
+  """A run's variant: the name of the folder holding its exp dir (a sweep's variant dir)."""
+  return os.path.basename(os.path.dirname(os.path.normpath(run["exp_dir"])))
+
+
+def variant_statistics(ours: Sequence[Dict[str, Any]], reference: Sequence[Dict[str, Any]],
+                       reps: int = 10_000) -> Dict[str, Dict[str, Any]]:
+  """Our runs grouped by variant (`variant_of`), in the order they come: per COMPARE_AT step
+  that a variant's runs reach, its median and IQM with a 95 % CI over seeds, P(a run of it >
+  a reference run), and P(a run of it > a run of each other variant)."""
+  from sac_system import aggregate
+  groups: Dict[str, List[Dict[str, Any]]] = {}
+  for run in ours:
+    groups.setdefault(variant_of(run), []).append(run)
+  statistics: Dict[str, Dict[str, Any]] = {}
+  for name, runs in groups.items():
+    entry: Dict[str, Any] = {"seeds": sorted(run["seed"] for run in runs), "at": {}}
+    for n in COMPARE_AT:
+      values = _returns_at(runs, n)
+      if not values:
+        continue
+      at: Dict[str, Any] = {
+          "seeds": len(values),
+          "median": float(np.median(values)),
+          "iqm": aggregate.interval(values, "iqm", reps)}
+      peer_values = _returns_at(reference, n)
+      if peer_values:
+        at["p_better_than_reference"] = aggregate.probability_of_improvement(
+            values, peer_values, reps)
+      at["p_better_than"] = {
+          other: aggregate.probability_of_improvement(values, _returns_at(other_runs, n), reps)
+          for other, other_runs in groups.items() if other != name and _returns_at(other_runs, n)}
+      entry["at"][str(n)] = at
+    statistics[name] = entry
+  return statistics
+
+
 def bound(rates: Dict[str, float], learner_alone: Optional[float],
           worker_alone: Optional[float]) -> str:
   """Which side bounds the run: the learner or collection, from each side's rate measured alone
@@ -366,6 +403,7 @@ def markdown(report: Dict[str, Any]) -> str:
         lines.append(f"| {int(n) // 1000}k | {_ci(entry['ours_iqm'])} | "
                      f"{_ci(entry['reference_iqm'])} | {p_point:.2f} [{p_low:.2f}, "
                      f"{p_high:.2f}] | {entry['ours_seeds']} vs {entry['reference_seeds']} |")
+    lines += _variant_lines(result.get("variants") or {})
     lines += [
         "", "| run | env steps/s | grad steps/s | warm-up | wall time | what bounds it |",
         "|---|---|---|---|---|---|"]
@@ -392,6 +430,32 @@ def markdown(report: Dict[str, Any]) -> str:
         lines.append(f"| reference, seed {run['seed']} | {_threshold_cells(run, thresholds)} |")
     lines.append("")
   return "\n".join(lines) + "\n"
+
+
+def _p(estimate) -> str:
+  point, low, high = estimate
+  return f"{point:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def _variant_lines(variants: Dict[str, Dict[str, Any]]) -> List[str]:
+  """With several variants of ours: a row per variant and step (median, IQM, P(> reference),
+  P(> each other variant))."""
+  if len(variants) < 2:
+    return []
+  names = list(variants)
+  lines = [
+      "", "Our runs by variant (the folder holding each run):", "",
+      "| variant | env steps | seeds | median | IQM [95 % CI] | P(> reference) | "
+      + " | ".join(f"P(> {name})"
+                   for name in names) + " |", "|---|---|---|---|---|---|" + "---|" * len(names)]
+  for name, entry in variants.items():
+    for n, at in entry["at"].items():
+      versus = " | ".join("-" if other == name or other not in at["p_better_than"] else _p(
+          at["p_better_than"][other]) for other in names)
+      reference = _p(at["p_better_than_reference"]) if "p_better_than_reference" in at else "-"
+      lines.append(f"| {name} | {int(n) // 1000}k | {at['seeds']} | {at['median']:.0f} | "
+                   f"{_ci(at['iqm'])} | {reference} | {versus} |")
+  return lines
 
 
 def plot(report: Dict[str, Any], path: str) -> str:

@@ -17,10 +17,10 @@ import mujoco_comparison
 from sac_system.metrics import append_record
 
 
-def write_run(exp_dir, seed=0):
+def write_run(exp_dir, seed=0, offset=0.0):
   """Learner reports every 10 s from t=100: 1,000 env steps and 1,000 gradient steps per 10 s
   after a warm-up of 10,000 env steps at t=100; an eval every 10,000 env steps with return
-  = env steps / 100 (so 1,000 at 100k)."""
+  = env steps / 100 + offset (so 1,000 + offset at 100k)."""
   os.makedirs(exp_dir, exist_ok=True)
   with open(os.path.join(exp_dir, "run_info.json"), "w") as info:
     json.dump(
@@ -45,7 +45,7 @@ def write_run(exp_dir, seed=0):
               "source": "worker_0",
               "train_step": 10_000 * k,
               "env_steps": env_steps,
-              "eval/average_return": env_steps / 100.0})
+              "eval/average_return": env_steps / 100.0 + offset})
 
 
 def test_returns_at_equal_env_steps_time_to_returns_and_rates(tmp_path):
@@ -165,3 +165,44 @@ def test_seed_statistics_against_the_reference(tmp_path):
   text = mujoco_comparison.markdown(report)
   assert "| reference, median of 5 seeds | 750 | 1250 |" in text
   assert "| 100k | 950 [950, 950] | 1250 [" in text and "| 0.00 [0.00, 0.00] | 5 vs 5 |" in text
+
+
+def test_variants_are_the_folders_holding_our_runs(tmp_path):
+  """Two variants of 3 seeds each (b ahead of a by 100 at every eval, by seed as well), and a
+  reference between them: each variant's median and its probability of beating the
+  reference and the other variant, in the report."""
+  ours, reference = [], []
+  for seed in range(3):
+    for variant, offset in (("a", 0.0), ("b", 100.0 + seed)):
+      exp_dir = str(tmp_path / variant / f"seed{seed}")
+      write_run(exp_dir, seed=seed, offset=offset)
+      ours.append({"seed": seed, **mujoco_comparison.summarize_run(exp_dir, "hopper")})
+    write_peer(str(tmp_path / f"peer_seed{seed}.jsonl"), seed_offset=50.0)
+    reference.append({
+        "seed": seed,
+        **mujoco_comparison.summarize_peer(str(tmp_path / f"peer_seed{seed}.jsonl"), "hopper")})
+  variants = mujoco_comparison.variant_statistics(ours, reference, reps=200)
+  assert list(variants) == ["a", "b"] and variants["a"]["seeds"] == [0, 1, 2]
+  a, b = variants["a"]["at"]["100000"], variants["b"]["at"]["100000"]
+  assert a["median"] == pytest.approx(950.0) and b["median"] == pytest.approx(1051.0)
+  assert a["p_better_than"]["b"][0] == 0.0 and b["p_better_than"]["a"][0] == 1.0
+  assert a["p_better_than_reference"][0] == 0.0 and b["p_better_than_reference"][0] == 1.0
+  report = {
+      "date": "d",
+      "command": "c",
+      "machine": {
+          "cpu_model": "x",
+          "allowed_cpus": 2},
+      "tasks": {
+          "hopper": {
+              "task": "hopper",
+              "env_id": "Hopper-v5",
+              "runs": ours,
+              "reference_runs": reference,
+              "variants": variants}}}
+  text = mujoco_comparison.markdown(report)
+  assert "| b | 100k | 3 | 1051 | " in text
+  assert "| 1.00 [1.00, 1.00] | 1.00 [1.00, 1.00] | - |" in text
+  # one variant: no table of variants
+  report["tasks"]["hopper"]["variants"] = {"a": variants["a"]}
+  assert "by variant" not in mujoco_comparison.markdown(report)
