@@ -51,6 +51,11 @@ EXIT_REPLAY_SERVER_GONE = 3
 # (docs/design.md §8.7).
 EXIT_DISK_FULL = 4
 
+# Most gradient steps the learner runs in one tf.function call. An iteration of more
+# train_steps_per_iteration runs as several calls, so the schedule (iterations) and this
+# performance setting stay apart; longer calls gain little once per-call overhead is amortized.
+TRAIN_STEPS_PER_CALL = 100
+
 # Program names, as used for log files (`logs/<program>.log`), the CPU plan and `source` in
 # metrics.jsonl.
 REPLAY_PROGRAM = "replay_buffer"

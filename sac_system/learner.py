@@ -132,7 +132,10 @@ class SacLearner:
     if self._iterator is None:
       self._iterator = self._make_iterator()
     try:
-      self._last_loss = self._learner.run(iterations=steps, iterator=self._iterator)
+      while steps > 0:  # calls of at most TRAIN_STEPS_PER_CALL steps
+        call = min(steps, constants.TRAIN_STEPS_PER_CALL)
+        self._last_loss = self._learner.run(iterations=call, iterator=self._iterator)
+        steps -= call
       return True
     except (tf.errors.OutOfRangeError, tf.errors.DeadlineExceededError):
       # The sample call timed out: the dataset has ended. Replace it and say why we wait.

@@ -89,8 +89,10 @@ class TrainParamsBase:
 
   # ----- schedule ----------------------------------------------------------------------------
   train_steps_per_iteration: int = 100
-  """Gradient steps per learner iteration (run inside one tf.function call); the learner
-  pushes weights and train_step to the workers after each iteration."""
+  """Gradient steps per learner iteration (the original system's "number of minibatches"); the
+  learner pushes weights and train_step to the workers after each iteration. Unit of
+  num_iterations, eval_interval and the curriculum's `iters`. The learner runs the steps in
+  tf.function calls of at most constants.TRAIN_STEPS_PER_CALL, whatever this is."""
   num_iterations: int = 1500
   """Iterations to train; the run ends at train_step =
   num_iterations * train_steps_per_iteration."""

@@ -435,3 +435,29 @@ def test_the_learner_trains_on_every_row_of_a_sampled_item_spread_over_its_pool(
   if pool > 1:
     mixed = [len({item for item, _ in minibatch}) for minibatch in minibatches]
     assert np.mean(mixed) > batch // per_item, mixed
+
+
+def test_an_iteration_longer_than_one_call_runs_as_several(params, server, tmp_path, monkeypatch):
+  """train_steps_per_iteration is the schedule; the tf.function call length is not: an
+  iteration of 25 steps with calls of at most 10 runs as 10 + 10 + 5 and then pushes once."""
+  from sac_system.learner import SacLearner
+  from sac_system.workers import Worker
+  monkeypatch.setattr(constants, "TRAIN_STEPS_PER_CALL", 10)
+  params.train_steps_per_iteration = 25
+  address = f"127.0.0.1:{server.port}"
+  learner = SacLearner(params, str(tmp_path), address)
+  worker = Worker(params, 0, str(tmp_path), address)
+  calls = []
+  run = learner._learner.run
+
+  def counted(iterations, iterator):
+    calls.append(iterations)
+    return run(iterations=iterations, iterator=iterator)
+
+  monkeypatch.setattr(learner._learner, "run", counted)
+  # 60 env steps: the warm-up of 40 and, with the rate limiter's slack, ~60 gradient steps'
+  # worth of samples (more and the rate limiter would hold the worker's inserts)
+  for _ in range(3):
+    assert worker.run_iteration()
+  assert learner.train_iteration()
+  assert learner.step == 25 and learner.iteration == 1 and calls == [10, 10, 5]
