@@ -77,7 +77,7 @@ class SacLearner:
     resuming = tf.train.latest_checkpoint(learner_checkpoints) is not None
     if not resuming and not self._variable_table.ready():
       # A new run: the workers may start their random warm-up now, while the policy
-      # SavedModels below are written (~5 s), instead of waiting for `run`'s first push.
+      # SavedModels below are written (seconds), instead of waiting for `run`'s first push.
       self.push_variables()
     self._policy_trigger = AtomicPolicySavedModelTrigger(
         os.path.join(exp_dir, constants.POLICIES_DIR), self.agent, self.train_step,
@@ -86,7 +86,7 @@ class SacLearner:
     # a rate-limiter timeout can be replaced; summaries are written by `report` instead.
     # A resumed learner traces one train step before its checkpoint is restored, so that the
     # optimizers' slot variables exist to take their saved values. A new run has nothing to
-    # restore: its first train call creates them, which saves ~1.5 s of tracing (of
+    # restore: its first train call creates them, which saves a trace (of
     # single-threaded start-up, while the workers' warm-up is already done).
     self._learner = tf_agents_learner.Learner(
         exp_dir, self.train_step, self.agent, experience_dataset_fn=None,

@@ -38,8 +38,8 @@ def intra_op_threads_for(program: str, cpus: int) -> int:
   `cpus` CPUs. The learner gets half of them (at least one): the matrices of SAC's small
   networks are too small to split with profit, while its independent ops (two critics, their
   targets, the actor's passes) run side by side on the inter-op threads, one per CPU. On 2
-  CPUs that trains (128, 128) networks at batch 256 ~1.2x faster than 2 intra-op threads or
-  one CPU (docs/design.md §2.3). Other programs use all their CPUs for both."""
+  CPUs that trains small networks faster than 2 intra-op threads or one CPU (docs/design.md
+  §2.3). Other programs use all their CPUs for both."""
   return max(1, cpus // 2) if program == constants.LEARNER_PROGRAM else cpus
 
 

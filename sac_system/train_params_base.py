@@ -136,8 +136,8 @@ class TrainParamsBase:
   replay_checkpoint_interval_seconds: float = 60.0
   """Seconds between Reverb checkpoints of the replay data (also written on SIGTERM): a
   replay server killed, or a head host lost, loses the transitions of about this long. A
-  checkpoint of a full 1M-transition table takes ~3 s on the server's CPU and stalls inserts
-  and samples for < 0.1 s (docs/design.md §8.2): about 5 % of the server's time at 60 s."""
+  checkpoint costs the server's CPU seconds for a full table and briefly stalls inserts and
+  samples (docs/design.md §8.2; measured in benchmarks/README.md)."""
   replay_server_timeout_seconds: float = 300.0
   """How long the learner and the workers wait for an unresponsive replay server (connect,
   weight push and pull, sampling) before they stop with an error naming it; the launcher
