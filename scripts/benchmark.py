@@ -5,7 +5,7 @@
     .venv/bin/python scripts/benchmark.py --quick         # ~1.5 minutes (the tests run it)
     .venv/bin/python scripts/benchmark.py --time_to_solve --seeds 0,1,2   # full training runs
     .venv/bin/python scripts/benchmark.py --only_time_to_solve --seeds 0,1,2,3,4 \
-        --solve_run_minutes 3.5 --peer --peer_seeds 0,1,2 --peer_limit_minutes 10   # + solved over 100 episodes
+        --solve_run_minutes 3.5 --peer --peer_seeds 0,1,2 --peer_limit_minutes 10   # + SB3
 
 Every measurement of one invocation runs on the same machine in the same minutes, so the
 ratios compare like with like. Each part runs in its own process pinned like the programs of
