@@ -30,7 +30,7 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -163,7 +163,7 @@ def directory_bytes(path: str) -> int:
   return total
 
 
-def check_footprint(variables: TrainingVariables, params: TrainParamsBase, sizes: Dict[str, int],
+def check_footprint(variables: TrainingVariables, params: TrainParamsBase, sizes: Dict[str, Any],
                     resuming: bool, workers: int) -> None:
   """The replay table against the memory of this machine (or SLURM job), and what the run
   will write against the free space of the exp dir's file system (`checkpoints.footprint`);
@@ -248,14 +248,14 @@ def check_resume_compatible(variables: TrainingVariables, params: TrainParamsBas
 
 
 def check_params(variables: TrainingVariables, warn=None,
-                 sizes: Optional[Dict[str, int]] = None) -> TrainParamsBase:
+                 found: Optional[Dict[str, Any]] = None) -> TrainParamsBase:
   """`check_params_files` on the files a training-variables file names."""
   return check_params_files(variables.params_path, variables.config_path, variables.seed, warn,
-                            sizes)
+                            found)
 
 
 def check_params_files(params_path: str, config_path: str, seed: Optional[int] = None, warn=None,
-                       sizes: Optional[Dict[str, int]] = None) -> TrainParamsBase:
+                       found: Optional[Dict[str, Any]] = None) -> TrainParamsBase:
   """Loads the params and builds both environments once: each gets one reset and one random
   step checked against its specs, and every curriculum value is tried on it
   (`env_contract.py`).
@@ -265,7 +265,9 @@ def check_params_files(params_path: str, config_path: str, seed: Optional[int] =
     config_path: The JSON config.
     seed: Overrides the params' seed (SAC_SEED), when given.
     warn: Called with one line per contract fallback in use (e.g. unseeded episodes).
-    sizes: When given, gets the collection env's "observation" and "action" sizes (floats).
+    found: When given, gets what the environments tell: the collection env's "observation"
+      and "action" sizes (floats) and the eval env's "reward_threshold" (gymnasium's
+      "solved" return, which plots draw; None when it has none).
 
   Returns:
     The validated `TrainParams`.
@@ -297,12 +299,12 @@ def check_params_files(params_path: str, config_path: str, seed: Optional[int] =
 
     env = build()
     try:
-      if role == "eval":  # what plots draw as "solved" (gymnasium's reward_threshold)
-        params.reward_threshold = getattr(env, "reward_threshold", None)
       env_contract.check_environment(env, params_path, role)
-      if sizes is not None and role == "collect":
+      if found is not None and role == "eval":
+        found["reward_threshold"] = getattr(env, "reward_threshold", None)
+      if found is not None and role == "collect":
         for name, spec in (("observation", env.observation_spec()), ("action", env.action_spec())):
-          sizes[name] = sum(int(np.prod(leaf.shape)) for leaf in env_contract.leaves(spec))
+          found[name] = sum(int(np.prod(leaf.shape)) for leaf in env_contract.leaves(spec))
       warnings += [line for line in env_contract.fallback_warnings(env) if line not in warnings]
       if role == "collect" or params.eval_follows_curriculum:
         env_contract.check_states(env, build, states, config_path, params_path)
@@ -496,9 +498,10 @@ class Launcher:
 
   def __init__(self, variables: TrainingVariables, params: TrainParamsBase, port: int,
                role: str = ROLE_ALL, replay_address: Optional[str] = None,
-               worker_ids: Optional[List[int]] = None):
+               worker_ids: Optional[List[int]] = None, reward_threshold: Optional[float] = None):
     """Args:
       variables, params: The validated training variables and params.
+      reward_threshold: The eval env's "solved" return, recorded for plots (or None).
       port: The replay server's port.
       role: ROLE_ALL (every program), ROLE_HEAD (replay server and learner) or ROLE_WORKERS
         (only the workers `worker_ids`, connecting to `replay_address`): the multi-node
@@ -506,6 +509,7 @@ class Launcher:
     """
     self.variables = variables
     self.params = params
+    self.reward_threshold = reward_threshold
     self.port = port
     self.role = role
     self.exp_dir = variables.exp_dir
@@ -533,7 +537,7 @@ class Launcher:
         "replay_address": self.address,
         "seed": self.params.seed,
         "hyperparameters": self.params.hyperparameters(),
-        "reward_threshold": getattr(self.params, "reward_threshold", None),
+        "reward_threshold": self.reward_threshold,
         "replay_format": replay_buffer.REPLAY_FORMAT,
         "params_file": self.variables.params_path,
         "config_file": self.variables.config_path}
@@ -845,10 +849,10 @@ def main(argv=None) -> int:
     resuming = check_exp_dir(variables.exp_dir, variables.path)
     if variables.replay_port is not None and args.role != ROLE_WORKERS:
       check_port_free(variables.replay_host, variables.replay_port, variables.path)
-    sizes: Dict[str, int] = {}
-    params = check_params(variables, sizes=sizes)
+    found: Dict[str, Any] = {}
+    params = check_params(variables, found=found)
     if args.role != ROLE_WORKERS:
-      check_footprint(variables, params, sizes, resuming and not args.fresh,
+      check_footprint(variables, params, found, resuming and not args.fresh,
                       variables.num_collect_workers if args.role == ROLE_ALL else 0)
     if resuming and not args.fresh and args.role != ROLE_WORKERS:
       check_resume_compatible(variables, params)
@@ -880,7 +884,8 @@ def main(argv=None) -> int:
     requests += [(constants.worker_program(i), variables.collect_worker_cpus)
                  for i in (worker_ids or range(variables.num_collect_workers))]
   plan = cpu_allocation.allocate_requests(cpu_allocation.read_allowed_cpus(), requests)
-  launcher = Launcher(variables, params, port, args.role, args.replay_address, worker_ids)
+  launcher = Launcher(variables, params, port, args.role, args.replay_address, worker_ids,
+                      found.get("reward_threshold"))
   if args.role == ROLE_WORKERS:
     os.makedirs(os.path.join(variables.exp_dir, constants.LOGS_DIR), exist_ok=True)
     log(f"workers {worker_ids} of the run in {variables.exp_dir} on "

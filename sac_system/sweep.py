@@ -373,11 +373,13 @@ def describe_variant(variant: Variant, source: str, sweep_dir: str, seeds: Seque
   with tempfile.TemporaryDirectory(prefix="sac_sweep_") as scratch:
     scratch_config = os.path.join(scratch, "config.json")
     files.write_json(scratch_config, config)
+    found: Dict[str, Any] = {}
     try:
       params = check(
           dataclasses.replace(checked, config_path=scratch_config, seed=seeds[0],
                               exp_name=f"seed{seeds[0]}",
-                              logs_dir=os.path.join(sweep_dir, variant.name), replay_port=None))
+                              logs_dir=os.path.join(sweep_dir, variant.name), replay_port=None),
+          found=found)
     except UserInputError as error:
       if error.source != scratch_config:
         raise
@@ -410,7 +412,7 @@ def describe_variant(variant: Variant, source: str, sweep_dir: str, seeds: Seque
       "program_cpus": checked.slurm_cpus - 2,
       "slurm_cpus": checked.slurm_cpus,
       "num_iterations": params.num_iterations,
-      "reward_threshold": getattr(params, "reward_threshold", None)}
+      "reward_threshold": found.get("reward_threshold")}
 
 
 def write_plan(plan: Dict[str, Any]) -> None:

@@ -246,3 +246,14 @@ def test_resume_refuses_changed_table_definitions(tmp_path, repo):
     message = str(error.value)
     assert message.startswith(f"{config}: hyperparameters.{key}: ") and words in message
     assert "--fresh" in message and "\n" not in message
+
+
+def test_the_environments_checks_report_what_they_found(tmp_path):
+  """check_params_files hands back the collection env's sizes and the eval env's "solved"
+  return (gymnasium's reward_threshold), which the run records for plots."""
+  from conftest import write_config
+  config = write_config(tmp_path, env_id="MountainCarContinuous-v0", max_episode_steps=50)
+  found = {}
+  launcher.check_params_files(os.path.join(REPO, "sac_system", "envs", "gym_params.py"), config,
+                              found=found)
+  assert found == {"observation": 2, "action": 1, "reward_threshold": 90.0}
