@@ -37,6 +37,7 @@ import numpy as np
 
 from sac_system import errors
 from sac_system import files
+from sac_system import sweep_plan
 from sac_system.errors import UserInputError
 
 CONFIDENCE = 0.95
@@ -158,12 +159,11 @@ def load_sweep(sweep_dir: str) -> Tuple[Dict[str, Any], Dict[str, List[Dict[str,
   """The plan, each variant's finished runs (seed, exp dir, eval curve) and the names of the
   runs left out (not finished, or without evaluations)."""
   from sac_system import plotting
-  from sac_system import sweep
-  plan = sweep.load_plan(sweep_dir)
+  plan = sweep_plan.load_plan(sweep_dir)
   runs: Dict[str, List[Dict[str, Any]]] = {v["name"]: [] for v in plan["variants"]}
   left_out = []
   for run in plan["runs"]:
-    if not sweep.run_finished_training(run):
+    if not sweep_plan.run_finished_training(run):
       left_out.append(f"{run['name']} (not finished)")
       continue
     try:
@@ -181,7 +181,7 @@ def load_sweep(sweep_dir: str) -> Tuple[Dict[str, Any], Dict[str, List[Dict[str,
         "env_steps": series["eval_env_steps"],
         "minutes": series["eval_minutes"],
         "returns": series["eval_mean"],
-        "grid_csv": sweep.grid_csv(plan, run)})
+        "grid_csv": sweep_plan.grid_csv(plan, run)})
   return plan, runs, left_out
 
 

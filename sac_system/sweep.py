@@ -48,12 +48,15 @@ from sac_system import errors
 from sac_system import files
 from sac_system.constants import REPO_ROOT
 from sac_system.errors import UserInputError
+from sac_system.sweep_plan import PLAN_FILE
+from sac_system.sweep_plan import grid_csv
+from sac_system.sweep_plan import load_plan
+from sac_system.sweep_plan import run_finished_training
 from sac_system.training_variables import OPTIONAL as OPTIONAL_VARIABLES
 from sac_system.training_variables import REQUIRED as REQUIRED_VARIABLES
 from sac_system.training_variables import read_shell_variables
 from sac_system.training_variables import validate_variables
 
-PLAN_FILE = "sweep.json"
 SWEEP_COPY = "sweep.sh"
 REPORT_DIR = "report"
 VARIANT_PREFIX = "SWEEP_VARIANT_"
@@ -441,50 +444,7 @@ def write_plan(plan: Dict[str, Any]) -> None:
   files.write_json(os.path.join(sweep_dir, PLAN_FILE), plan)
 
 
-def load_plan(sweep_dir: str) -> Dict[str, Any]:
-  """Reads SWEEP_DIR/sweep.json.
-
-  Raises:
-    UserInputError: when it is missing or unreadable.
-  """
-  path = os.path.join(sweep_dir, PLAN_FILE)
-  try:
-    with open(path) as plan_file:
-      return json.load(plan_file)
-  except (OSError, ValueError) as error:
-    raise UserInputError(
-        path, "", f"not a sweep dir's plan ({error}); run the sweep "
-        "file with sweep_script.sh first") from None
-
-
 # ----- the state of each run ---------------------------------------------------------------------
-def grid_csv(plan: Dict[str, Any], run: Dict[str, Any]) -> Optional[str]:
-  """The robustness grid CSV the run's latest policy gets, or None without SWEEP_GRID (or
-  before the run has a policy)."""
-  if not plan["grid"]:
-    return None
-  from sac_system import evaluation
-  try:
-    names = evaluation.list_checkpoints(run["exp_dir"])
-  except UserInputError:
-    names = []
-  if not names:
-    return None
-  axes = [evaluation.parse_grid_axis(spec) for spec in plan["grid"]]
-  return os.path.join(run["exp_dir"], constants.EVAL_DIR,
-                      evaluation.grid_file_stem(names[-1], axes, plan["grid_seed"]) + ".csv")
-
-
-def run_finished_training(run: Dict[str, Any]) -> bool:
-  """The launcher wrote `finished` into the run's run_info.json (its learner reached the step
-  budget)."""
-  try:
-    with open(os.path.join(run["exp_dir"], constants.RUN_INFO_FILE)) as info_file:
-      return bool(json.load(info_file).get("finished"))
-  except (OSError, ValueError):
-    return False
-
-
 def run_state(plan: Dict[str, Any], run: Dict[str, Any]) -> str:
   if run_finished_training(run):
     csv = grid_csv(plan, run)

@@ -28,8 +28,8 @@ def imported_heavy_modules(modules):
             "sac_system.program", "sac_system.envs.physics", "sac_system.envs.lunar_lander_physics",
             "sac_system.envs.lunar_lander_params", "sac_system.envs.gym_params",
             "sac_system.envs.minitaur_physics", "sac_system.envs.minitaur_params",
-            "sac_system.envs.mujoco_physics", "sac_system.sweep", "sac_system.aggregate",
-            "sac_system.private_network"],
+            "sac_system.envs.mujoco_physics", "sac_system.sweep", "sac_system.sweep_plan",
+            "sac_system.aggregate", "sac_system.private_network"],
         # offline evaluation and what it shares with the workers
         ["sac_system.evaluation", "sac_system.episodes"]])
 def test_modules_import_neither_tensorflow_nor_reverb(modules):
