@@ -163,17 +163,18 @@ def directory_bytes(path: str) -> int:
   return total
 
 
-def check_footprint(variables: TrainingVariables, params: TrainParamsBase, sizes: Dict[str, Any],
+def check_footprint(variables: TrainingVariables, params: TrainParamsBase, found: Dict[str, Any],
                     resuming: bool, workers: int) -> None:
   """The replay table against the memory of this machine (or SLURM job), and what the run
   will write against the free space of the exp dir's file system (`checkpoints.footprint`);
-  on resume, what the exp dir already holds counts as written.
+  on resume, what the exp dir already holds counts as written. `found` is what
+  `check_params` found (the observation and action sizes).
 
   Raises:
     UserInputError: naming hyperparameters.replay_capacity.
   """
   from sac_system import checkpoints
-  estimate = checkpoints.footprint(params, sizes["observation"], sizes["action"])
+  estimate = checkpoints.footprint(params, found["observation"], found["action"])
   checkpoints.check_replay_memory(estimate, variables.config_path, 1 + workers, PROGRAM_MEMORY_MB)
   parent = existing_ancestor(variables.exp_dir)
   free = shutil.disk_usage(parent).free

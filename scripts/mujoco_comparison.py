@@ -334,6 +334,12 @@ def _ci(estimate) -> str:
   return f"{point:.0f} [{low:.0f}, {high:.0f}]"
 
 
+def _p(estimate) -> str:
+  """A probability and its CI, two decimals."""
+  point, low, high = estimate
+  return f"{point:.2f} [{low:.2f}, {high:.2f}]"
+
+
 def _returns_at(runs: Sequence[Dict[str, Any]], n: int) -> List[float]:
   """The runs' returns at `n` env steps, leaving out runs that did not get that far."""
   return [r["returns_at"][str(n)] for r in runs if r["returns_at"][str(n)] is not None]
@@ -399,10 +405,9 @@ def markdown(report: Dict[str, Any]) -> str:
           "", "| env steps | ours: IQM [95 % CI] | reference: IQM [95 % CI] | "
           "P(ours > reference) [95 % CI] | seeds |", "|---|---|---|---|---|"]
       for n, entry in statistics.items():
-        p_point, p_low, p_high = entry["p_ours_better"]
         lines.append(f"| {int(n) // 1000}k | {_ci(entry['ours_iqm'])} | "
-                     f"{_ci(entry['reference_iqm'])} | {p_point:.2f} [{p_low:.2f}, "
-                     f"{p_high:.2f}] | {entry['ours_seeds']} vs {entry['reference_seeds']} |")
+                     f"{_ci(entry['reference_iqm'])} | {_p(entry['p_ours_better'])} | "
+                     f"{entry['ours_seeds']} vs {entry['reference_seeds']} |")
     lines += _variant_lines(result.get("variants") or {})
     lines += [
         "", "| run | env steps/s | grad steps/s | warm-up | wall time | what bounds it |",
@@ -430,11 +435,6 @@ def markdown(report: Dict[str, Any]) -> str:
         lines.append(f"| reference, seed {run['seed']} | {_threshold_cells(run, thresholds)} |")
     lines.append("")
   return "\n".join(lines) + "\n"
-
-
-def _p(estimate) -> str:
-  point, low, high = estimate
-  return f"{point:.2f} [{low:.2f}, {high:.2f}]"
 
 
 def _variant_lines(variants: Dict[str, Dict[str, Any]]) -> List[str]:

@@ -129,6 +129,23 @@ def test_both_sides_are_read_at_the_same_env_steps_whatever_their_cadence(tmp_pa
   assert summary["first_reaching"]["1000"]["env_steps"] == 100_001 + 4_999
 
 
+def hopper_report(runs, reference, **result):
+  """A report of one Hopper-v5 comparison as the harness writes it, for `markdown`."""
+  return {
+      "date": "d",
+      "command": "c",
+      "machine": {
+          "cpu_model": "x",
+          "allowed_cpus": 2},
+      "tasks": {
+          "hopper": {
+              "task": "hopper",
+              "env_id": "Hopper-v5",
+              "runs": runs,
+              "reference_runs": reference,
+              **result}}}
+
+
 def test_seed_statistics_against_the_reference(tmp_path):
   ours, reference = [], []
   for seed in range(5):
@@ -145,21 +162,9 @@ def test_seed_statistics_against_the_reference(tmp_path):
   assert entry["p_ours_better"][0] == 0.0  # every reference seed is ahead
   point, low, high = entry["reference_iqm"]
   assert point == pytest.approx(950.0 + 300.0) and low <= point <= high
-  report = {
-      "date": "d",
-      "command": "c",
-      "machine": {
-          "cpu_model": "x",
-          "allowed_cpus": 2},
-      "tasks": {
-          "hopper": {
-              "task": "hopper",
-              "env_id": "Hopper-v5",
-              "runs": ours,
-              "reference_runs": [{
-                  "seed": i,
-                  **r} for i, r in enumerate(reference)],
-              "statistics": statistics}}}
+  report = hopper_report(ours, [{
+      "seed": i,
+      **r} for i, r in enumerate(reference)], statistics=statistics)
   for run, seed in zip(ours, range(5)):
     run["seed"] = seed
   text = mujoco_comparison.markdown(report)
@@ -187,19 +192,7 @@ def test_variants_are_the_folders_holding_our_runs(tmp_path):
   assert a["median"] == pytest.approx(950.0) and b["median"] == pytest.approx(1051.0)
   assert a["p_better_than"]["b"][0] == 0.0 and b["p_better_than"]["a"][0] == 1.0
   assert a["p_better_than_reference"][0] == 0.0 and b["p_better_than_reference"][0] == 1.0
-  report = {
-      "date": "d",
-      "command": "c",
-      "machine": {
-          "cpu_model": "x",
-          "allowed_cpus": 2},
-      "tasks": {
-          "hopper": {
-              "task": "hopper",
-              "env_id": "Hopper-v5",
-              "runs": ours,
-              "reference_runs": reference,
-              "variants": variants}}}
+  report = hopper_report(ours, reference, variants=variants)
   text = mujoco_comparison.markdown(report)
   assert "| b | 100k | 3 | 1051 | " in text
   assert "| 1.00 [1.00, 1.00] | 1.00 [1.00, 1.00] | - |" in text
